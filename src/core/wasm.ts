@@ -1,0 +1,39 @@
+/**
+ * The only module that touches core.wasm's memory. It exposes typed views of
+ * the shared area (see core-as/layout.ts) and the core's exported functions.
+ * @module
+ */
+import * as core from "./core.wasm";
+import {
+  HEADER_OFFSET,
+  HEADER_SLOTS,
+  MAX_OPTIONS,
+  OPTION_ENTRY_SIZE,
+  OPTIONS_OFFSET,
+  RX_OFFSET,
+  STAGE_OFFSET,
+  TX_OFFSET,
+} from "../../core-as/layout.ts";
+
+const base = core.sharedBase();
+// The core never grows its memory (static areas, stub runtime), so views made once stay valid.
+const buffer = (core.memory as WebAssembly.Memory).buffer;
+
+/** The core's exported functions. */
+export const wasm = core;
+/** All of linear memory, for copying datagrams in and out. */
+export const memoryBytes: Uint8Array = new Uint8Array(buffer);
+/** Header slots (i32), indexed by the SLOT_* constants. */
+export const slots: Int32Array = new Int32Array(buffer, base + HEADER_OFFSET, HEADER_SLOTS);
+/** Option index: four u16 per option (number, header offset, value offset, value length). */
+export const optionEntries: Uint16Array = new Uint16Array(
+  buffer,
+  base + OPTIONS_OFFSET,
+  (MAX_OPTIONS * OPTION_ENTRY_SIZE) / 2,
+);
+/** Absolute address of the receive area. */
+export const rxAddress: number = base + RX_OFFSET;
+/** Absolute address of the encode stage. */
+export const stageAddress: number = base + STAGE_OFFSET;
+/** Absolute address of the encode output. */
+export const txAddress: number = base + TX_OFFSET;

@@ -1,0 +1,212 @@
+/**
+ * decode() and encode(): the TypeScript face of the WASM codec. A datagram
+ * crosses into linear memory once, one call parses it, and the index is read
+ * back without re-parsing; encoding stages the fields, makes one call and
+ * copies the result out once.
+ * @module
+ */
+import * as layout from "../../core-as/layout.ts";
+import { memoryBytes, optionEntries, rxAddress, slots, stageAddress, txAddress, wasm } from "../core/wasm.ts";
+import type { CoapOption, Message } from "./message.ts";
+import type { Type } from "./type.ts";
+
+/** Why a datagram is not a well-formed CoAP message (RFC 7252 §3, §4.1). */
+export type FormatErrorReason =
+  | "truncated-header"
+  | "bad-version"
+  | "bad-token-length"
+  | "truncated-token"
+  | "empty-message-not-empty"
+  | "delta-nibble-15"
+  | "length-nibble-15"
+  | "truncated-option-header"
+  | "truncated-option-value"
+  | "option-number-too-large"
+  | "empty-payload"
+  | "message-too-large"
+  | "too-many-options";
+
+const REASONS: Record<number, FormatErrorReason> = {
+  [layout.ERR_TRUNCATED_HEADER]: "truncated-header",
+  [layout.ERR_VERSION]: "bad-version",
+  [layout.ERR_TOKEN_LENGTH]: "bad-token-length",
+  [layout.ERR_TRUNCATED_TOKEN]: "truncated-token",
+  [layout.ERR_EMPTY_MESSAGE_NOT_EMPTY]: "empty-message-not-empty",
+  [layout.ERR_DELTA_NIBBLE_15]: "delta-nibble-15",
+  [layout.ERR_LENGTH_NIBBLE_15]: "length-nibble-15",
+  [layout.ERR_TRUNCATED_OPTION_HEADER]: "truncated-option-header",
+  [layout.ERR_TRUNCATED_OPTION_VALUE]: "truncated-option-value",
+  [layout.ERR_OPTION_NUMBER_TOO_LARGE]: "option-number-too-large",
+  [layout.ERR_EMPTY_PAYLOAD]: "empty-payload",
+  [layout.ERR_MESSAGE_TOO_LARGE]: "message-too-large",
+  [layout.ERR_TOO_MANY_OPTIONS]: "too-many-options",
+};
+
+/** A message format error: `reason` says what, `offset` the byte where it was found. */
+export class CoapFormatError extends Error {
+  override name = "CoapFormatError";
+  constructor(readonly reason: FormatErrorReason, readonly offset: number, message: string) {
+    super(message);
+  }
+}
+
+function describe(reason: FormatErrorReason, offset: number, needed: number, length: number): string {
+  const left = Math.max(0, length - offset);
+  switch (reason) {
+    case "truncated-header":
+      return `truncated header: a message needs at least 4 bytes, this one has ${length}`;
+    case "bad-version":
+      return `unsupported version ${slots[layout.SLOT_VERSION]} at byte 0 (CoAP is version 1)`;
+    case "bad-token-length":
+      return `reserved token length ${slots[layout.SLOT_TOKEN_LENGTH]} at byte 0 (0-8 allowed)`;
+    case "truncated-token":
+      return `truncated token at byte ${offset} (needs ${needed}, has ${left})`;
+    case "empty-message-not-empty":
+      return `empty message (code 0.00) carries ${
+        offset === 0 ? `a ${slots[layout.SLOT_TOKEN_LENGTH]}-byte token` : "bytes after the Message ID"
+      } at byte ${offset}`;
+    case "delta-nibble-15":
+      return `option delta nibble 15 at byte ${offset} outside a payload marker`;
+    case "length-nibble-15":
+      return `option length nibble 15 at byte ${offset}`;
+    case "truncated-option-header":
+      return `truncated option header at byte ${offset} (needs ${needed}, has ${left})`;
+    case "truncated-option-value":
+      return `truncated option value at byte ${offset} (needs ${needed}, has ${left})`;
+    case "option-number-too-large":
+      return `option number above 65535 at byte ${offset}`;
+    case "empty-payload":
+      return `payload marker at byte ${offset} followed by no payload`;
+    case "message-too-large":
+      return `message of ${length} bytes exceeds the ${layout.MESSAGE_CAPACITY}-byte limit`;
+    case "too-many-options":
+      return `more than ${layout.MAX_OPTIONS} options, at byte ${offset}`;
+  }
+}
+
+/** Runs the core's parser over the datagram; afterwards the slots and option index describe it. */
+function parse(datagram: Uint8Array): void {
+  const length = datagram.length;
+  if (length <= layout.MESSAGE_CAPACITY) memoryBytes.set(datagram, rxAddress);
+  const error = wasm.decode(length);
+  if (error !== layout.ERR_NONE) {
+    const reason = REASONS[error];
+    const offset = slots[layout.SLOT_ERROR_OFFSET];
+    throw new CoapFormatError(reason, offset, describe(reason, offset, slots[layout.SLOT_ERROR_NEEDED], length));
+  }
+}
+
+function messageFromIndex(datagram: Uint8Array): Message {
+  const count = slots[layout.SLOT_OPTION_COUNT];
+  const options: CoapOption[] = new Array(count);
+  for (let i = 0, e = 0; i < count; i++, e += 4) {
+    const valueOffset = optionEntries[e + 2];
+    options[i] = { number: optionEntries[e], value: datagram.subarray(valueOffset, valueOffset + optionEntries[e + 3]) };
+  }
+  const payloadOffset = slots[layout.SLOT_PAYLOAD_OFFSET];
+  return {
+    type: slots[layout.SLOT_TYPE] as Type,
+    code: slots[layout.SLOT_CODE],
+    messageId: slots[layout.SLOT_MESSAGE_ID],
+    token: datagram.subarray(4, 4 + slots[layout.SLOT_TOKEN_LENGTH]),
+    options,
+    payload: datagram.subarray(payloadOffset, payloadOffset + slots[layout.SLOT_PAYLOAD_LENGTH]),
+  };
+}
+
+/**
+ * Parses a datagram. Token, option values and payload are views into
+ * `datagram`, not copies: copy them if the buffer will be reused.
+ * Throws CoapFormatError naming the reason and byte offset.
+ * @example decode(Uint8Array.from([0x40, 0x01, 0x12, 0x34])).code // 1 (GET)
+ */
+export function decode(datagram: Uint8Array): Message {
+  parse(datagram);
+  return messageFromIndex(datagram);
+}
+
+/** decode(), plus where each option's header starts, for annotated views of the bytes. */
+export function decodeWithLayout(datagram: Uint8Array): { message: Message; optionHeaderOffsets: number[] } {
+  parse(datagram);
+  const message = messageFromIndex(datagram);
+  const optionHeaderOffsets = message.options.map((_, i) => optionEntries[i * 4 + 1]);
+  return { message, optionHeaderOffsets };
+}
+
+const SMALL_COPY = 24;
+
+/** Copies into linear memory; a byte loop beats `set` for the short values most options have. */
+function stage(bytes: Uint8Array, address: number): void {
+  if (bytes.length < SMALL_COPY) {
+    for (let i = 0; i < bytes.length; i++) memoryBytes[address + i] = bytes[i];
+  } else {
+    memoryBytes.set(bytes, address);
+  }
+}
+
+function tooLarge(): never {
+  throw new CoapFormatError(
+    "message-too-large",
+    layout.MESSAGE_CAPACITY,
+    `message exceeds the ${layout.MESSAGE_CAPACITY}-byte limit`,
+  );
+}
+
+/**
+ * Serializes a message. Options may be in any order; they are written
+ * sorted by number, repeated options keeping their order. Throws RangeError
+ * for fields out of range, CoapFormatError for an Empty message that carries
+ * anything or a message over the size limit.
+ * @example encode({ type: Type.CON, code: Code.Get, messageId: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() })
+ */
+export function encode(message: Message): Uint8Array {
+  const { token, options, payload } = message;
+  if (token.length > layout.MAX_TOKEN_LENGTH) {
+    throw new RangeError(`token of ${token.length} bytes is longer than 8`);
+  }
+  if (options.length > layout.MAX_OPTIONS) {
+    throw new CoapFormatError("too-many-options", 0, `more than ${layout.MAX_OPTIONS} options`);
+  }
+  if (!(message.messageId >= 0 && message.messageId <= 0xffff && Number.isInteger(message.messageId))) {
+    throw new RangeError(`Message ID ${message.messageId} is not 0..65535`);
+  }
+  if (!(message.type >= 0 && message.type <= 3 && Number.isInteger(message.type))) {
+    throw new RangeError(`message type ${message.type} is not 0..3`);
+  }
+  if (!(message.code >= 0 && message.code <= 0xff && Number.isInteger(message.code))) {
+    throw new RangeError(`code ${message.code} is not 0..255`);
+  }
+  slots[layout.SLOT_TYPE] = message.type;
+  slots[layout.SLOT_CODE] = message.code;
+  slots[layout.SLOT_MESSAGE_ID] = message.messageId;
+  slots[layout.SLOT_TOKEN_LENGTH] = token.length;
+  slots[layout.SLOT_OPTION_COUNT] = options.length;
+  stage(token, stageAddress);
+  let at = token.length;
+  for (let i = 0, e = 0; i < options.length; i++, e += 4) {
+    const { number, value } = options[i];
+    if (!(number >= 0 && number <= 0xffff && Number.isInteger(number))) {
+      throw new RangeError(`option number ${number} is not 0..65535`);
+    }
+    if (at + value.length > layout.MESSAGE_CAPACITY) tooLarge();
+    optionEntries[e] = number;
+    optionEntries[e + 2] = at;
+    optionEntries[e + 3] = value.length;
+    stage(value, stageAddress + at);
+    at += value.length;
+  }
+  if (at + payload.length > layout.MESSAGE_CAPACITY) tooLarge();
+  slots[layout.SLOT_PAYLOAD_OFFSET] = at;
+  slots[layout.SLOT_PAYLOAD_LENGTH] = payload.length;
+  stage(payload, stageAddress + at);
+  const length = wasm.encode();
+  if (length < 0) {
+    if (-length === layout.ERR_MESSAGE_TOO_LARGE) tooLarge();
+    throw new CoapFormatError(
+      "empty-message-not-empty",
+      0,
+      "cannot encode an Empty message (code 0.00) that carries a token, options or payload",
+    );
+  }
+  return memoryBytes.slice(txAddress, txAddress + length);
+}

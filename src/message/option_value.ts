@@ -1,0 +1,164 @@
+/**
+ * Building and reading option values: minimal-length uints (RFC 7252 §3.2),
+ * Block1/Block2 (RFC 7959 §2.2), strings, and Uri-Path/Uri-Query with
+ * percent-encoding (RFC 7252 §6.4-6.5).
+ * @module
+ */
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A uint as the shortest big-endian byte string (zero is empty).
+ * @example encodeUint(300) // Uint8Array [1, 44]
+ */
+export function encodeUint(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`uint option value ${value} is not an integer in 0..4294967295`);
+  }
+  if (value === 0) return EMPTY;
+  const length = value < 0x100 ? 1 : value < 0x10000 ? 2 : value < 0x1000000 ? 3 : 4;
+  const bytes = new Uint8Array(length);
+  for (let i = length - 1, rest = value; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest & 0xff;
+  return bytes;
+}
+
+/**
+ * Reads a big-endian uint; leading zero bytes are tolerated, as §3.2 asks.
+ * @example decodeUint(new Uint8Array([1, 44])) // 300
+ */
+export function decodeUint(bytes: Uint8Array): number {
+  let value = 0;
+  for (const byte of bytes) value = value * 256 + byte;
+  return value;
+}
+
+/** A Block1/Block2 option value (RFC 7959 §2.2). */
+export interface Block {
+  /** Block number. */
+  readonly num: number;
+  /** More blocks follow. */
+  readonly more: boolean;
+  /** Size exponent: the block holds 2^(szx+4) bytes. */
+  readonly szx: number;
+}
+
+/**
+ * Encodes a Block1/Block2 value.
+ * @example encodeBlock({ num: 2, more: true, szx: 6 }) // Uint8Array [0x2e]
+ */
+export function encodeBlock(block: Block): Uint8Array {
+  if (block.szx < 0 || block.szx > 6 || !Number.isInteger(block.szx)) {
+    throw new RangeError(`block size exponent ${block.szx} is not 0..6`);
+  }
+  if (!Number.isInteger(block.num) || block.num < 0 || block.num > 0xfffff) {
+    throw new RangeError(`block number ${block.num} is not 0..1048575`);
+  }
+  return encodeUint(block.num * 16 + (block.more ? 8 : 0) + block.szx);
+}
+
+/**
+ * Reads a Block1/Block2 value.
+ * @example decodeBlock(new Uint8Array([0x2e])) // { num: 2, more: true, szx: 6 }
+ */
+export function decodeBlock(bytes: Uint8Array): Block {
+  const value = decodeUint(bytes);
+  return { num: Math.floor(value / 16), more: (value & 8) !== 0, szx: value & 7 };
+}
+
+/** Block size in bytes for a size exponent: 16 … 1024. */
+export function blockSize(szx: number): number {
+  return 16 << szx;
+}
+
+/** UTF-8 bytes of a string option value. */
+export function encodeString(text: string): Uint8Array {
+  return utf8.encode(text);
+}
+
+/** A string option value; invalid UTF-8 throws a TypeError. */
+export function decodeString(bytes: Uint8Array): string {
+  return utf8Strict.decode(bytes);
+}
+
+/** Whether the bytes are valid UTF-8. */
+export function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    utf8Strict.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Splits a URI path into Uri-Path segment values, percent-decoding each
+ * (RFC 7252 §6.4 step 8). "/" and "" give no segments.
+ * @example splitUriPath("/a/b%2Fc").map(decodeString) // ["a", "b/c"]
+ */
+export function splitUriPath(path: string): Uint8Array[] {
+  const trimmed = path.startsWith("/") ? path.slice(1) : path;
+  if (trimmed === "") return [];
+  return trimmed.split("/").map(percentDecode);
+}
+
+/**
+ * Splits a query ("a=1&b=2", with or without "?") into Uri-Query values (§6.4 step 9).
+ * @example splitUriQuery("?a=1&b=x%26y").map(decodeString) // ["a=1", "b=x&y"]
+ */
+export function splitUriQuery(query: string): Uint8Array[] {
+  const trimmed = query.startsWith("?") ? query.slice(1) : query;
+  if (trimmed === "") return [];
+  return trimmed.split("&").map(percentDecode);
+}
+
+/**
+ * Joins Uri-Path values into a path with a leading "/", percent-encoding
+ * what a path segment may not hold (§6.5).
+ * @example joinUriPath([encodeString("a"), encodeString("b/c")]) // "/a/b%2Fc"
+ */
+export function joinUriPath(segments: Uint8Array[]): string {
+  return "/" + segments.map((segment) => percentEncode(segment, PATH_SAFE)).join("/");
+}
+
+/**
+ * Joins Uri-Query values with "&" (no leading "?"), percent-encoding "&" and
+ * other reserved bytes.
+ * @example joinUriQuery([encodeString("a=1")]) // "a=1"
+ */
+export function joinUriQuery(queries: Uint8Array[]): string {
+  return queries.map((query) => percentEncode(query, QUERY_SAFE)).join("&");
+}
+
+// RFC 3986 unreserved, sub-delims (less "&" in queries), ":" and "@"; "=" stays readable in queries.
+const PATH_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@]/;
+const QUERY_SAFE = /[A-Za-z0-9\-._~!$'()*+,;=:@/?]/;
+
+function percentEncode(bytes: Uint8Array, safe: RegExp): string {
+  let text = "";
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte);
+    text += byte < 0x80 && safe.test(char) ? char : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return text;
+}
+
+function percentDecode(text: string): Uint8Array {
+  const raw = utf8.encode(text);
+  const out = new Uint8Array(raw.length);
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x25 /* % */) {
+      const hex = String.fromCharCode(raw[i + 1] ?? 0, raw[i + 2] ?? 0);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) {
+        throw new URIError(`bad percent-encoding "%${hex}" in "${text}"`);
+      }
+      out[length++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[length++] = raw[i];
+    }
+  }
+  return out.slice(0, length);
+}

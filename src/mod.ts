@@ -1,0 +1,59 @@
+/**
+ * CoAP (RFC 7252) for Deno, with the message codec in WebAssembly.
+ *
+ * @example
+ * ```ts
+ * import { Code, decode, encode, OptionNumber, encodeString, Type } from "./src/mod.ts";
+ * const bytes = encode({
+ *   type: Type.CON, code: Code.Get, messageId: 0x1234, token: new Uint8Array([0xab]),
+ *   options: [{ number: OptionNumber.UriPath, value: encodeString("temperature") }],
+ *   payload: new Uint8Array(),
+ * });
+ * decode(bytes).messageId; // 0x1234
+ * ```
+ * @module
+ */
+export { Type, typeName, parseType } from "./message/type.ts";
+export {
+  Code,
+  codeClass,
+  codeDetail,
+  codeName,
+  codeString,
+  isClientError,
+  isRequest,
+  isResponse,
+  isServerError,
+  isSuccess,
+  parseCode,
+} from "./message/code.ts";
+export { ContentFormat, contentFormatName } from "./message/content_format.ts";
+export {
+  isCritical,
+  isNoCacheKey,
+  isUnsafe,
+  knownOptions,
+  OptionNumber,
+  optionInfo,
+  optionName,
+} from "./message/option.ts";
+export type { OptionFormat, OptionInfo } from "./message/option.ts";
+export {
+  blockSize,
+  decodeBlock,
+  decodeString,
+  decodeUint,
+  encodeBlock,
+  encodeString,
+  encodeUint,
+  isUtf8,
+  joinUriPath,
+  joinUriQuery,
+  splitUriPath,
+  splitUriQuery,
+} from "./message/option_value.ts";
+export type { Block } from "./message/option_value.ts";
+export { getOption, getOptions, getStringOption, getUintOption, uriPath, uriQuery } from "./message/message.ts";
+export type { CoapOption, Message } from "./message/message.ts";
+export { CoapFormatError, decode, encode } from "./message/codec.ts";
+export type { FormatErrorReason } from "./message/codec.ts";
