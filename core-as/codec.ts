@@ -46,18 +46,20 @@ export function decode(length: i32): i32 {
   setSlot(SLOT_PAYLOAD_LENGTH, 0);
   setSlot(SLOT_ERROR, ERR_NONE);
   if (<u32>length > <u32>MESSAGE_CAPACITY) return fail(ERR_MESSAGE_TOO_LARGE, MESSAGE_CAPACITY, length);
-  if (length < HEADER_SIZE) return fail(ERR_TRUNCATED_HEADER, 0, HEADER_SIZE);
+  if (length == 0) return fail(ERR_TRUNCATED_HEADER, 0, HEADER_SIZE);
 
+  // Errors are reported in byte order, so the first byte's fields are checked before the header's length.
   const first = <i32>load<u8>(rx);
   const tokenLength = first & 15;
-  const code = <i32>load<u8>(rx, 1);
   setSlot(SLOT_VERSION, first >> 6);
   setSlot(SLOT_TYPE, (first >> 4) & 3);
   setSlot(SLOT_TOKEN_LENGTH, tokenLength);
-  setSlot(SLOT_CODE, code);
-  setSlot(SLOT_MESSAGE_ID, (<i32>load<u8>(rx, 2) << 8) | <i32>load<u8>(rx, 3));
   if (first >> 6 != COAP_VERSION) return fail(ERR_VERSION, 0, 0);
   if (tokenLength > MAX_TOKEN_LENGTH) return fail(ERR_TOKEN_LENGTH, 0, 0);
+  if (length < HEADER_SIZE) return fail(ERR_TRUNCATED_HEADER, length, HEADER_SIZE);
+  const code = <i32>load<u8>(rx, 1);
+  setSlot(SLOT_CODE, code);
+  setSlot(SLOT_MESSAGE_ID, (<i32>load<u8>(rx, 2) << 8) | <i32>load<u8>(rx, 3));
   // RFC 7252 §4.1: an Empty message has nothing after the Message ID.
   if (code == 0 && (tokenLength != 0 || length > HEADER_SIZE)) {
     return fail(ERR_EMPTY_MESSAGE_NOT_EMPTY, tokenLength != 0 ? 0 : HEADER_SIZE, 0);

