@@ -12,3 +12,7 @@ export {
   blockMore, blockNum, blockSize, blockSzx, blockValue, optionIsCritical, optionIsNoCacheKey,
   optionIsUnsafe, readUint, uintLength, writeUint,
 } from "./option_value";
+export {
+  acknowledge, due, nextDeadline, pendingCount, randomSeed, retransmissionsOf, retransmitInit, schedule,
+} from "./retransmit";
+export { dedupCheck, dedupInit } from "./dedup";

@@ -46,7 +46,17 @@ export const RX_OFFSET = OPTIONS_OFFSET + MAX_OPTIONS * OPTION_ENTRY_SIZE;
 export const STAGE_OFFSET = RX_OFFSET + MESSAGE_CAPACITY;
 /** Encode output. */
 export const TX_OFFSET = STAGE_OFFSET + MESSAGE_CAPACITY;
-export const SHARED_SIZE = TX_OFFSET + MESSAGE_CAPACITY;
+/** Retransmission events written by `due()`: EVENT_CAPACITY pairs of i32 (slot, kind). */
+export const EVENTS_OFFSET = TX_OFFSET + MESSAGE_CAPACITY;
+export const EVENT_CAPACITY = 256;
+export const EVENT_SIZE = 8;
+export const EVENT_RETRANSMIT = 1;
+export const EVENT_GIVE_UP = 2;
+export const SHARED_SIZE = EVENTS_OFFSET + EVENT_CAPACITY * EVENT_SIZE;
+
+/** Results of `schedule()` when it cannot take the message. */
+export const SCHEDULE_FULL = -1;
+export const SCHEDULE_DUPLICATE = -2;
 
 /** Format errors reported by decode (positive) and encode (negated). */
 export const ERR_NONE = 0;

@@ -64,3 +64,28 @@ export {
 export type { CoapOption, Message } from "./message/message.ts";
 export { CoapFormatError, decode, encode } from "./message/codec.ts";
 export type { FormatErrorReason } from "./message/codec.ts";
+export { Endpoint } from "./endpoint/endpoint.ts";
+export type { EndpointOptions, Inbound, Outgoing, Peer } from "./endpoint/endpoint.ts";
+export { ResetError, TimeoutError } from "./endpoint/errors.ts";
+export { type Clock, realClock, VirtualClock } from "./endpoint/clock.ts";
+export {
+  DEFAULT_PARAMETERS,
+  exchangeLifetime,
+  maxTransmitSpan,
+  maxTransmitWait,
+  nonLifetime,
+  type TransmissionParameters,
+} from "./endpoint/params.ts";
+export type { TraceEvent } from "./endpoint/trace.ts";
+export { type Address, addressKey, type Datagram, type Transport } from "./transport/transport.ts";
+export { type UdpOptions, udpTransport } from "./transport/udp.ts";
+export { type LinkConditions, type LinkEvent, MemoryLink } from "./transport/memory_link.ts";
+export { type ClientOptions, CoapClient, type Method, type RequestOptions } from "./client/client.ts";
+export { CoapResponse } from "./client/response.ts";
+export { COAP_PORT, type RequestTarget, resolveCoapUri } from "./client/uri.ts";
+export { Site } from "./server/site.ts";
+export type { Handler, HandlerResult, Resource, ResponseInit } from "./server/resource.ts";
+export { CoapRequest } from "./server/request.ts";
+export { CoapError } from "./server/coap_error.ts";
+export { wellKnownCore } from "./server/discovery.ts";
+export { CoapServer, type RequestLogEntry, type ServerOptions } from "./server/server.ts";

@@ -1,6 +1,7 @@
 /**
- * The only module that touches core.wasm's memory. It exposes typed views of
- * the shared area (see core-as/layout.ts) and the core's exported functions.
+ * The codec's instance of core.wasm: typed views of its shared area (see
+ * core-as/layout.ts) and its exported functions. Endpoints create their own
+ * instances for their tables (exchange_core.ts).
  * @module
  */
 import * as core from "./core.wasm";
@@ -16,7 +17,7 @@ import {
 } from "../../core-as/layout.ts";
 
 const base = core.sharedBase();
-// The core never grows its memory (static areas, stub runtime), so views made once stay valid.
+// This instance never grows its memory (no tables are sized in it), so views made once stay valid.
 const buffer = (core.memory as WebAssembly.Memory).buffer;
 
 /** The core's exported functions. */

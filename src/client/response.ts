@@ -1,0 +1,69 @@
+/** What a request resolves to. */
+import { codeName, codeString, isClientError, isServerError, isSuccess } from "../message/code.ts";
+import { getOption, getUintOption, type Message } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import type { Address } from "../transport/transport.ts";
+
+/**
+ * A response: its code in every form, its options and payload, and the message itself.
+ * @example
+ * const response = await client.get("coap://127.0.0.1/temperature");
+ * console.log(response.codeString, response.text()); // "2.05" "22.5"
+ */
+export class CoapResponse {
+  constructor(readonly message: Message, readonly peer: Address) {}
+
+  /** The code as a number (class << 5 | detail). */
+  get code(): number {
+    return this.message.code;
+  }
+
+  /** "2.05". */
+  get codeString(): string {
+    return codeString(this.message.code);
+  }
+
+  /** "Content". */
+  get codeName(): string {
+    return codeName(this.message.code);
+  }
+
+  /** 2.xx. */
+  get isSuccess(): boolean {
+    return isSuccess(this.message.code);
+  }
+
+  /** 4.xx. */
+  get isClientError(): boolean {
+    return isClientError(this.message.code);
+  }
+
+  /** 5.xx. */
+  get isServerError(): boolean {
+    return isServerError(this.message.code);
+  }
+
+  get payload(): Uint8Array {
+    return this.message.payload;
+  }
+
+  /** Content-Format, if the response has one. */
+  get contentFormat(): number | undefined {
+    return getUintOption(this.message, OptionNumber.ContentFormat);
+  }
+
+  /** First value of an option. */
+  option(number: number): Uint8Array | undefined {
+    return getOption(this.message, number);
+  }
+
+  /** The payload as UTF-8 text. */
+  text(): string {
+    return new TextDecoder().decode(this.message.payload);
+  }
+
+  /** The payload parsed as JSON. */
+  json(): unknown {
+    return JSON.parse(this.text());
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * coap:// URIs to a destination address and Uri-* options (RFC 7252 §6.4).
+ * @module
+ */
+import type { CoapOption } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import { encodeString, splitUriPath, splitUriQuery } from "../message/option_value.ts";
+import type { Address } from "../transport/transport.ts";
+
+/** The default CoAP port (RFC 7252 §6.1). */
+export const COAP_PORT = 5683;
+
+/** Where a request goes and the options that name the resource. */
+export interface RequestTarget {
+  readonly address: Address;
+  readonly options: CoapOption[];
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * Parses a coap:// URI and resolves its host. Names other than "localhost"
+ * are resolved with DNS and sent as Uri-Host; IP literals are not (§6.4 step 5).
+ * Throws URIError for what is not a usable coap URI.
+ * @example await resolveCoapUri("coap://127.0.0.1/temperature?unit=c")
+ */
+export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new URIError(`"${uri}" is not a URI (expected coap://host[:port]/path)`);
+  }
+  if (url.protocol === "coaps:") throw new URIError(`coaps (DTLS) is not supported: ${uri}`);
+  if (url.protocol !== "coap:") throw new URIError(`"${url.protocol}" is not coap: in ${uri}`);
+  if (url.hash !== "") throw new URIError(`a coap URI has no fragment (§6.4 step 4): ${uri}`);
+  if (url.hostname === "") throw new URIError(`no host in ${uri}`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = url.port === "" ? COAP_PORT : Number(url.port);
+  const options: CoapOption[] = [];
+  const isLiteral = IPV4.test(host) || host.includes(":");
+  let hostname = host;
+  if (!isLiteral) {
+    hostname = host === "localhost" ? "127.0.0.1" : await lookup(host);
+    options.push({ number: OptionNumber.UriHost, value: encodeString(host) });
+  }
+  for (const segment of splitUriPath(url.pathname)) {
+    options.push({ number: OptionNumber.UriPath, value: segment });
+  }
+  for (const query of splitUriQuery(url.search)) {
+    options.push({ number: OptionNumber.UriQuery, value: query });
+  }
+  return { address: { hostname, port }, options };
+}
+
+async function lookup(host: string): Promise<string> {
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      const [first] = await Deno.resolveDns(host, type);
+      if (first !== undefined) return first;
+    } catch {
+      // try the next record type
+    }
+  }
+  throw new URIError(`cannot resolve host "${host}"`);
+}

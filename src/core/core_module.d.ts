@@ -1,0 +1,2 @@
+/** The compiled core.wasm, for creating further instances. */
+export declare const coreModule: WebAssembly.Module;

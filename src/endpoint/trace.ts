@@ -1,0 +1,22 @@
+/** One datagram crossing an endpoint, as seen by `--verbose` and traces. */
+import type { Message } from "../message/message.ts";
+import type { Address } from "../transport/transport.ts";
+
+/** A datagram sent or received, with what the message layer made of it. */
+export interface TraceEvent {
+  direction: "in" | "out";
+  /** Clock time, ms. */
+  at: number;
+  peer: Address;
+  bytes: Uint8Array;
+  /** Absent when the datagram was malformed. */
+  message?: Message;
+  /** Why a received datagram was not a message. */
+  error?: string;
+  /** For a retransmitted CON: which retransmission (1 … MAX_RETRANSMIT). */
+  retransmission?: number;
+  /** A received duplicate (RFC 7252 §4.5). */
+  duplicate?: boolean;
+  /** An answer sent again for a duplicate. */
+  resent?: boolean;
+}

@@ -1,0 +1,65 @@
+/**
+ * /.well-known/core (RFC 6690): the site's resources in CoRE Link Format,
+ * filtered by one query parameter as §4.1 describes.
+ * @module
+ */
+import type { Resource } from "./resource.ts";
+import type { Site } from "./site.ts";
+
+type Attributes = [name: string, values: string[], quoted: boolean][];
+
+function attributes(resource: Resource): Attributes {
+  const list = (value: string | number | (string | number)[] | undefined) =>
+    value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String);
+  const result: Attributes = [];
+  if (resource.rt !== undefined) result.push(["rt", list(resource.rt), true]);
+  if (resource.if !== undefined) result.push(["if", list(resource.if), true]);
+  if (resource.ct !== undefined) result.push(["ct", list(resource.ct), false]);
+  if (resource.sz !== undefined) result.push(["sz", [String(resource.sz)], false]);
+  if (resource.title !== undefined) result.push(["title", [resource.title], true]);
+  if (resource.obs) result.push(["obs", [], false]);
+  return result;
+}
+
+function serialize(href: string, attrs: Attributes): string {
+  let link = `<${href}>`;
+  for (const [name, values, quoted] of attrs) {
+    if (values.length === 0) link += `;${name}`;
+    else if (quoted || values.length > 1) link += `;${name}="${values.join(" ").replace(/["\\]/g, "\\$&")}"`;
+    else link += `;${name}=${values[0]}`;
+  }
+  return link;
+}
+
+/** RFC 6690 §4.1: a trailing "*" matches any suffix; multi-valued attributes match if any value does. */
+function matches(wanted: string, value: string): boolean {
+  return wanted.endsWith("*") ? value.startsWith(wanted.slice(0, -1)) : value === wanted;
+}
+
+/**
+ * The link-format document for `site`, keeping only links that pass `filter`
+ * ("rt=temp*", "href=/led", "obs", or undefined for all).
+ * @example wellKnownCore(site, "rt=temperature")
+ */
+export function wellKnownCore(site: Site, filter?: string): string {
+  const [name, value] = filter === undefined ? [] : splitFilter(filter);
+  const links: string[] = [];
+  for (const [href, resource] of site.entries()) {
+    const attrs = attributes(resource);
+    if (name !== undefined) {
+      const keep = name === "href"
+        ? value !== undefined && matches(value, href)
+        : attrs.some(([attr, values]) =>
+          attr === name && (value === undefined || values.some((candidate) => matches(value, candidate)))
+        );
+      if (!keep) continue;
+    }
+    links.push(serialize(href, attrs));
+  }
+  return links.join(",");
+}
+
+function splitFilter(filter: string): [string, string | undefined] {
+  const at = filter.indexOf("=");
+  return at < 0 ? [filter, undefined] : [filter.slice(0, at), filter.slice(at + 1)];
+}

@@ -1,0 +1,64 @@
+/** A request as a handler sees it. */
+import { codeName } from "../message/code.ts";
+import { getOption, getUintOption, type Message } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import { Type } from "../message/type.ts";
+import type { Address } from "../transport/transport.ts";
+
+/**
+ * An incoming request: method, path and query already decoded.
+ * @example put: (request) => { setpoint = Number(request.text()); }
+ */
+export class CoapRequest {
+  constructor(
+    readonly message: Message,
+    readonly peer: Address,
+    /** Uri-Path segments, decoded. */
+    readonly path: string[],
+    /** Uri-Query entries, decoded ("k=v"). */
+    readonly query: string[],
+  ) {}
+
+  /** "GET", "PUT", … */
+  get method(): string {
+    return codeName(this.message.code);
+  }
+
+  /** CON (true) or NON. */
+  get confirmable(): boolean {
+    return this.message.type === Type.CON;
+  }
+
+  get payload(): Uint8Array {
+    return this.message.payload;
+  }
+
+  get contentFormat(): number | undefined {
+    return getUintOption(this.message, OptionNumber.ContentFormat);
+  }
+
+  get accept(): number | undefined {
+    return getUintOption(this.message, OptionNumber.Accept);
+  }
+
+  /** First value of an option. */
+  option(number: number): Uint8Array | undefined {
+    return getOption(this.message, number);
+  }
+
+  /** The value of query parameter `name` ("name=value"), or undefined. */
+  queryParam(name: string): string | undefined {
+    const prefix = name + "=";
+    return this.query.find((entry) => entry.startsWith(prefix))?.slice(prefix.length);
+  }
+
+  /** The payload as UTF-8 text. */
+  text(): string {
+    return new TextDecoder().decode(this.message.payload);
+  }
+
+  /** The payload parsed as JSON; a syntax error becomes the caller's 4.00. */
+  json(): unknown {
+    return JSON.parse(this.text());
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What a resource is: handlers per method, plus the RFC 6690 link attributes
+ * that /.well-known/core advertises.
+ * @module
+ */
+import type { CoapOption } from "../message/message.ts";
+import type { CoapRequest } from "./request.ts";
+
+/** A handler's answer in full. */
+export interface ResponseInit {
+  /** Default: 2.05 for GET/FETCH, 2.04 for PUT/POST/PATCH, 2.02 for DELETE. */
+  code?: number;
+  payload?: string | Uint8Array;
+  contentFormat?: number;
+  /** Max-Age in seconds (RFC 7252 §5.10.5; 60 when absent). */
+  maxAge?: number;
+  etag?: Uint8Array;
+  /** Location-Path of a created resource, "/a/b". */
+  locationPath?: string;
+  /** Any further options. */
+  options?: CoapOption[];
+}
+
+/**
+ * What a handler may return: a ResponseInit; a string (text/plain with the
+ * default code); bytes (the default code, no Content-Format); or nothing.
+ */
+export type HandlerResult = ResponseInit | string | Uint8Array | void;
+
+/** A method handler, sync or async. Throw CoapError to answer with an error code. */
+export type Handler = (request: CoapRequest) => HandlerResult | Promise<HandlerResult>;
+
+/** A resource: any of the method handlers, and its link attributes. */
+export interface Resource {
+  get?: Handler;
+  post?: Handler;
+  put?: Handler;
+  delete?: Handler;
+  fetch?: Handler;
+  patch?: Handler;
+  ipatch?: Handler;
+  /** Human-readable title. */
+  title?: string;
+  /** Resource type(s). */
+  rt?: string | string[];
+  /** Interface description(s). */
+  if?: string | string[];
+  /** Content-Format(s) the resource serves. */
+  ct?: number | number[];
+  /** Estimated size in bytes. */
+  sz?: number;
+  /** Observable (RFC 7641). */
+  obs?: boolean;
+}
+
+/** Handler names on a Resource, by request code. */
+export const HANDLER_NAMES: Record<number, keyof Resource> = {
+  1: "get",
+  2: "post",
+  3: "put",
+  4: "delete",
+  5: "fetch",
+  6: "patch",
+  7: "ipatch",
+};

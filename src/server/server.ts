@@ -1,0 +1,246 @@
+/**
+ * The server side of the request layer: checks a request's options, finds
+ * its resource and handler, runs it, and answers — piggybacked when the
+ * handler is quick, as an empty ACK and a separate CON when it is not.
+ * @module
+ */
+import { Code, codeName, codeString, isSuccess } from "../message/code.ts";
+import { ContentFormat } from "../message/content_format.ts";
+import { type CoapOption, getOptions, uriPath } from "../message/message.ts";
+import { isCritical, OptionNumber } from "../message/option.ts";
+import { decodeString, encodeString, encodeUint, splitUriPath } from "../message/option_value.ts";
+import { Type, typeName } from "../message/type.ts";
+import { Endpoint, type EndpointOptions, type Inbound, type Outgoing } from "../endpoint/endpoint.ts";
+import { udpTransport } from "../transport/udp.ts";
+import type { Address } from "../transport/transport.ts";
+import { CoapError } from "./coap_error.ts";
+import { wellKnownCore } from "./discovery.ts";
+import { CoapRequest } from "./request.ts";
+import { HANDLER_NAMES, type HandlerResult, type ResponseInit } from "./resource.ts";
+import type { Site } from "./site.ts";
+
+/** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
+const UNDERSTOOD = new Set<number>([
+  OptionNumber.UriHost,
+  OptionNumber.UriPort,
+  OptionNumber.UriPath,
+  OptionNumber.UriQuery,
+  OptionNumber.Accept,
+]);
+const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
+
+const DEFAULT_CODES: Record<number, number> = {
+  [Code.Get]: Code.Content,
+  [Code.Fetch]: Code.Content,
+  [Code.Post]: Code.Changed,
+  [Code.Put]: Code.Changed,
+  [Code.Patch]: Code.Changed,
+  [Code.IPatch]: Code.Changed,
+  [Code.Delete]: Code.Deleted,
+};
+
+/** One handled request, for logs. */
+export interface RequestLogEntry {
+  peer: Address;
+  type: "CON" | "NON" | "ACK" | "RST";
+  method: string;
+  path: string;
+  code: string;
+  codeName: string;
+  payloadBytes: number;
+  /** Handler time in ms. */
+  elapsed: number;
+  /** Answered with an empty ACK first and the response as its own CON. */
+  separate: boolean;
+}
+
+/** Options of a server. */
+export interface ServerOptions extends EndpointOptions {
+  /** Address to bind (default "0.0.0.0"; "::" for IPv6, which on Linux takes IPv4 too). */
+  hostname?: string;
+  /** Port to bind (default 5683; 0 picks a free one). */
+  port?: number;
+  /** How long a handler may take before the request is acknowledged and answered separately (ms, default 500). */
+  separateResponseDelay?: number;
+  /** Called once per request answered. */
+  onLog?: (entry: RequestLogEntry) => void;
+  /** Called with errors thrown by handlers (not CoapError); default console.error. */
+  onError?: (error: unknown, request: CoapRequest) => void;
+  /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
+  endpoint?: Endpoint;
+}
+
+/**
+ * Serves a site.
+ * @example
+ * const site = new Site().add("temperature", { get: () => "22.5" });
+ * const server = new CoapServer(site, { port: 5683 });
+ */
+export class CoapServer {
+  /** The endpoint the server answers on. */
+  readonly endpoint: Endpoint;
+  readonly #site: Site;
+  readonly #separateDelay: number;
+  readonly #onLog?: (entry: RequestLogEntry) => void;
+  readonly #onError: (error: unknown, request: CoapRequest) => void;
+
+  constructor(site: Site, options: ServerOptions = {}) {
+    this.#site = site;
+    this.#separateDelay = options.separateResponseDelay ?? 500;
+    this.#onLog = options.onLog;
+    this.#onError = options.onError ?? ((error, request) => {
+      console.error(`handler for ${request.method} /${request.path.join("/")} failed:`, error);
+    });
+    this.endpoint = options.endpoint ??
+      new Endpoint(
+        udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 5683 }),
+        options,
+      );
+    this.endpoint.onRequest = (inbound) => this.#handle(inbound);
+  }
+
+  /** The address the server listens on. */
+  get address(): Address {
+    return this.endpoint.local;
+  }
+
+  /** Stops serving. */
+  close(): void {
+    this.endpoint.close();
+  }
+
+  #handle(inbound: Inbound): void {
+    const started = this.endpoint.clock.now();
+    const { message } = inbound;
+    const early = this.#precheck(inbound);
+    if (early !== undefined) return this.#answer(inbound, early, started, false);
+    const path = getOptions(message, OptionNumber.UriPath).map(decodeString);
+    const query = getOptions(message, OptionNumber.UriQuery).map(decodeString);
+    const request = new CoapRequest(message, inbound.peer.address, path, query);
+    let result: HandlerResult | Promise<HandlerResult>;
+    try {
+      result = this.#dispatch(request);
+    } catch (error) {
+      return this.#answer(inbound, this.#errorResponse(error, request), started, false);
+    }
+    if (!(result instanceof Promise)) {
+      return this.#answer(inbound, this.#response(request, result), started, false);
+    }
+    let separate = false;
+    const timer = this.endpoint.clock.setTimer(() => {
+      // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
+      separate = inbound.message.type === Type.CON;
+      this.endpoint.acknowledge(inbound);
+    }, this.#separateDelay);
+    result.then(
+      (value) => this.#response(request, value),
+      (error) => this.#errorResponse(error, request),
+    ).then((response) => {
+      this.endpoint.clock.cancel(timer);
+      this.#answer(inbound, response, started, separate);
+    });
+  }
+
+  /** Answers that need no handler: bad options, proxying, bad path bytes. */
+  #precheck(inbound: Inbound): Outgoing | undefined {
+    const { message } = inbound;
+    for (const option of message.options) {
+      if (PROXY_OPTIONS.has(option.number)) return errorMessage(message.token, Code.ProxyingNotSupported);
+      if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
+        return errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`);
+      }
+    }
+    try {
+      getOptions(message, OptionNumber.UriPath).forEach(decodeString);
+      getOptions(message, OptionNumber.UriQuery).forEach(decodeString);
+    } catch {
+      return errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8");
+    }
+    return undefined;
+  }
+
+  #dispatch(request: CoapRequest): HandlerResult | Promise<HandlerResult> {
+    const code = request.message.code;
+    if (request.path.length === 2 && request.path[0] === ".well-known" && request.path[1] === "core") {
+      if (code !== Code.Get) throw new CoapError(Code.MethodNotAllowed);
+      return {
+        payload: wellKnownCore(this.#site, request.query[0]),
+        contentFormat: ContentFormat.LinkFormat,
+      };
+    }
+    const resource = this.#site.find(request.path);
+    if (resource === undefined) throw new CoapError(Code.NotFound);
+    const handlerName = HANDLER_NAMES[code];
+    const handler = handlerName === undefined ? undefined : resource[handlerName];
+    if (typeof handler !== "function") throw new CoapError(Code.MethodNotAllowed);
+    return handler.call(resource, request);
+  }
+
+  #response(request: CoapRequest, result: HandlerResult): Outgoing {
+    const init: ResponseInit = typeof result === "string"
+      ? { payload: result, contentFormat: ContentFormat.TextPlain }
+      : result instanceof Uint8Array
+      ? { payload: result }
+      : result ?? {};
+    const code = init.code ?? DEFAULT_CODES[request.message.code] ?? Code.Changed;
+    const accept = request.accept;
+    // RFC 7252 §5.10.4: a representation in another format than the one asked for is not acceptable.
+    if (
+      accept !== undefined && isSuccess(code) && init.contentFormat !== undefined &&
+      init.contentFormat !== accept
+    ) {
+      return errorMessage(request.message.token, Code.NotAcceptable);
+    }
+    const options: CoapOption[] = [];
+    if (init.etag !== undefined) options.push({ number: OptionNumber.ETag, value: init.etag });
+    if (init.locationPath !== undefined) {
+      for (const segment of splitUriPath(init.locationPath)) {
+        options.push({ number: OptionNumber.LocationPath, value: segment });
+      }
+    }
+    if (init.contentFormat !== undefined) {
+      options.push({ number: OptionNumber.ContentFormat, value: encodeUint(init.contentFormat) });
+    }
+    if (init.maxAge !== undefined) {
+      options.push({ number: OptionNumber.MaxAge, value: encodeUint(init.maxAge) });
+    }
+    const payload = typeof init.payload === "string"
+      ? encodeString(init.payload)
+      : init.payload ?? new Uint8Array();
+    return { code, token: request.message.token, options: [...options, ...(init.options ?? [])], payload };
+  }
+
+  #errorResponse(error: unknown, request: CoapRequest): Outgoing {
+    if (error instanceof CoapError) return errorMessage(request.message.token, error.code, error.diagnostic);
+    if (error instanceof SyntaxError) {
+      return errorMessage(request.message.token, Code.BadRequest, "malformed payload");
+    }
+    this.#onError(error, request);
+    return errorMessage(request.message.token, Code.InternalServerError);
+  }
+
+  #answer(inbound: Inbound, response: Outgoing, started: number, separate: boolean): void {
+    if (separate) {
+      this.endpoint.sendConfirmable(response, inbound.peer).catch(() => {
+        // The client went away or reset the separate response; nothing more can be done for it.
+      });
+    } else {
+      this.endpoint.respond(inbound, response);
+    }
+    this.#onLog?.({
+      peer: inbound.peer.address,
+      type: typeName(inbound.message.type),
+      method: codeName(inbound.message.code),
+      path: uriPath(inbound.message),
+      code: codeString(response.code),
+      codeName: codeName(response.code),
+      payloadBytes: response.payload.length,
+      elapsed: this.endpoint.clock.now() - started,
+      separate,
+    });
+  }
+}
+
+function errorMessage(token: Uint8Array, code: number, diagnostic = ""): Outgoing {
+  return { code, token, options: [], payload: encodeString(diagnostic) };
+}

@@ -1,0 +1,65 @@
+/**
+ * UDP over Deno.listenDatagram. IPv4 and IPv6; binding "::" also receives IPv4
+ * as mapped addresses on Linux.
+ * @module
+ */
+import type { Datagram, Transport } from "./transport.ts";
+
+/** Options for a UDP transport. */
+export interface UdpOptions {
+  /** Address to bind; "0.0.0.0" by default ("::" for IPv6). */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. */
+  port?: number;
+  /** Called when a send or receive fails; the transport keeps going. */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * A UDP socket as a Transport.
+ * @example const transport = udpTransport({ hostname: "127.0.0.1", port: 5683 });
+ */
+export function udpTransport(options: UdpOptions = {}): Transport {
+  const conn = Deno.listenDatagram({
+    transport: "udp",
+    hostname: options.hostname ?? "0.0.0.0",
+    port: options.port ?? 0,
+  });
+  const onError = options.onError ?? (() => {});
+  const localAddress = conn.addr as Deno.NetAddr;
+  let closed = false;
+  return {
+    local: { hostname: localAddress.hostname, port: localAddress.port },
+    listen(receive) {
+      (async () => {
+        try {
+          for await (const [data, remote] of conn) {
+            const { hostname, port } = remote as Deno.NetAddr;
+            receive([{ data, address: { hostname, port } }]);
+          }
+        } catch (error) {
+          if (!closed) onError(error as Error);
+        }
+      })();
+    },
+    send(batch: Datagram[]) {
+      for (const { data, address } of batch) {
+        // Not awaited: one datagram must not wait for the previous one's completion.
+        conn.send(data, { transport: "udp", hostname: address.hostname, port: address.port })
+          .catch((error: Error) => {
+            if (!closed) onError(error);
+          });
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      conn.close();
+    },
+  };
+}
+
+/** The family-appropriate wildcard for reaching `hostname`. */
+export function wildcardFor(hostname: string): string {
+  return hostname.includes(":") ? "::" : "0.0.0.0";
+}
