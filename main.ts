@@ -1,20 +1,32 @@
 /**
  * The command line: `deno run -A main.ts COMMAND …`. Exit codes: 0 success,
- * 2 usage errors and malformed input.
+ * 1 an error response, 2 usage errors and malformed input, 3 no response.
  * @module
  */
 import { DECODE_USAGE, decodeCommand } from "./src/cli/decode_command.ts";
 import { ENCODE_USAGE, encodeCommand } from "./src/cli/encode_command.ts";
 import { EXIT_USAGE, UsageError } from "./src/cli/usage_error.ts";
+import { SERVE_USAGE, serveCommand } from "./src/cli/serve_command.ts";
+import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
+import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
+  serve: serveCommand,
+  get: (args) => requestCommand("GET", args),
+  put: (args) => requestCommand("PUT", args),
+  post: (args) => requestCommand("POST", args),
+  delete: (args) => requestCommand("DELETE", args),
+  discover: discoverCommand,
   decode: decodeCommand,
   encode: encodeCommand,
 };
 
 const USAGE = `usage: deno run -A main.ts COMMAND [flags]
 
+  ${SERVE_USAGE}
+  ${REQUEST_USAGE}
+  ${DISCOVER_USAGE}
   ${DECODE_USAGE}
   ${ENCODE_USAGE}`;
 

@@ -14,6 +14,7 @@ import { parseType } from "../message/type.ts";
 import { bytesToHex, hexToBytes } from "../tools/hex.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
+import { integerFlag } from "./flag_values.ts";
 
 /** Usage text of `encode`. */
 export const ENCODE_USAGE = `encode [flags]         build a CoAP datagram and print it as hex
@@ -47,13 +48,6 @@ const FLAGS = {
   "payload-hex": { type: "string" },
 } as const;
 
-/** Parses a decimal or 0x-hex integer flag within bounds. */
-function integer(flag: string, text: string, max: number): number {
-  const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(value >= 0 && value <= max)) throw new UsageError(`--${flag} ${text}: expected an integer 0..${max}`);
-  return value;
-}
-
 function hex(flag: string, text: string): Uint8Array {
   try {
     return hexToBytes(text);
@@ -66,7 +60,7 @@ function block(flag: string, text: string): Uint8Array {
   const match = /^(\d+)\/([01])\/([0-6])$/.exec(text);
   if (!match) throw new UsageError(`--${flag} ${text}: expected NUM/M/SZX, for example 0/1/6`);
   return encodeBlock({
-    num: integer(flag, match[1], 0xfffff),
+    num: integerFlag(flag, match[1], 0xfffff),
     more: match[2] === "1",
     szx: Number(match[3]),
   });
@@ -94,7 +88,7 @@ export function encodeCommand(args: string[]): number {
   const add = (number: number, value: Uint8Array) => options.push({ number, value });
   const uint = (flag: keyof typeof FLAGS, number: number, max: number) => {
     const text = values[flag];
-    if (typeof text === "string") add(number, encodeUint(integer(flag, text, max)));
+    if (typeof text === "string") add(number, encodeUint(integerFlag(flag, text, max)));
   };
   if (values.host !== undefined) add(OptionNumber.UriHost, encodeString(values.host));
   uint("port", OptionNumber.UriPort, 0xffff);
@@ -119,14 +113,14 @@ export function encodeCommand(args: string[]): number {
   for (const raw of values.option ?? []) {
     const match = /^(\d+)=(.*)$/.exec(raw);
     if (!match) throw new UsageError(`--option ${raw}: expected NUMBER=HEX, for example 2048=0a0b`);
-    add(integer("option", match[1], 0xffff), hex("option", match[2]));
+    add(integerFlag("option", match[1], 0xffff), hex("option", match[2]));
   }
   const payload = values["payload-hex"] !== undefined
     ? hex("payload-hex", values["payload-hex"])
     : encodeString(values.payload ?? "");
   const messageId = values.mid === undefined
     ? crypto.getRandomValues(new Uint16Array(1))[0]
-    : integer("mid", values.mid, 0xffff);
+    : integerFlag("mid", values.mid, 0xffff);
   console.log(bytesToHex(encode({ type, code, messageId, token, options, payload })));
   return 0;
 }

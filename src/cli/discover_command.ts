@@ -1,0 +1,59 @@
+/** `discover URI`: the server's /.well-known/core as a table. */
+import { parseLinkFormat } from "../tools/link_format.ts";
+import { clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import { parseFlags } from "./parse_flags.ts";
+import { secondsFlag } from "./flag_values.ts";
+import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
+
+/** Usage text of `discover`. */
+export const DISCOVER_USAGE =
+  "discover URI [--json] [--verbose] [--timeout S]   list a server's resources (/.well-known/core)";
+
+const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
+
+/** Runs `discover`; returns the exit code. */
+export async function discoverCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    json: { type: "boolean" },
+    verbose: { type: "boolean" },
+    timeout: { type: "string" },
+    "ack-timeout": { type: "string" },
+    "max-retransmit": { type: "string" },
+  });
+  if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${DISCOVER_USAGE}`);
+  let uri: URL;
+  try {
+    uri = new URL(positionals[0]);
+  } catch {
+    throw new UsageError(`"${positionals[0]}" is not a URI (expected coap://host[:port])`);
+  }
+  if (uri.pathname === "" || uri.pathname === "/") uri.pathname = "/.well-known/core";
+  const client = clientFromFlags(values);
+  try {
+    return await withClientErrors(async () => {
+      const started = performance.now();
+      const response = await client.get(uri, {
+        timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
+      });
+      if (!response.isSuccess || values.json) {
+        printResponse(response, values.json === true, performance.now() - started);
+        return response.isSuccess ? EXIT_OK : EXIT_ERROR_RESPONSE;
+      }
+      const rows = parseLinkFormat(response.text()).map((link) => [
+        link.href,
+        ...COLUMNS.map((name) => {
+          const value = link.attributes[name];
+          return value === true ? "yes" : value ?? "";
+        }),
+      ]);
+      const header = ["path", ...COLUMNS];
+      const widths = header.map((name, i) => Math.max(name.length, ...rows.map((row) => row[i].length)));
+      for (const row of [header, ...rows]) {
+        console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+      }
+      return EXIT_OK;
+    });
+  } finally {
+    client.close();
+  }
+}

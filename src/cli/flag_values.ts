@@ -1,0 +1,29 @@
+/** Converting flag strings into checked values; every failure is a UsageError naming the flag. */
+import { UsageError } from "./usage_error.ts";
+
+/**
+ * A decimal or 0x-hex integer in 0..max.
+ * @example integerFlag("mid", "0x1234", 0xffff) // 4660
+ */
+export function integerFlag(flag: string, text: string, max: number): number {
+  const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0 && value <= max)) throw new UsageError(`--${flag} ${text}: expected an integer 0..${max}`);
+  return value;
+}
+
+/** A UDP port, 0..65535. */
+export function portFlag(flag: string, text: string): number {
+  return integerFlag(flag, text, 0xffff);
+}
+
+/**
+ * A positive number of seconds, returned in milliseconds.
+ * @example secondsFlag("timeout", "0.2") // 200
+ */
+export function secondsFlag(flag: string, text: string): number {
+  const value = Number(text);
+  if (!(text.trim() !== "" && Number.isFinite(value) && value > 0)) {
+    throw new UsageError(`--${flag} ${text}: expected a positive number of seconds`);
+  }
+  return value * 1000;
+}

@@ -1,0 +1,118 @@
+/** `get|put|post|delete URI …`: one request, its response printed, the exit code telling how it went. */
+import { CoapClient, type Method } from "../client/client.ts";
+import type { CoapResponse } from "../client/response.ts";
+import { ResetError, TimeoutError } from "../endpoint/errors.ts";
+import type { TraceEvent } from "../endpoint/trace.ts";
+import { messageToJson } from "../tools/message_json.ts";
+import { formatTraceLine } from "../tools/trace_line.ts";
+import { integerFlag, secondsFlag } from "./flag_values.ts";
+import { parseFlags } from "./parse_flags.ts";
+import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
+
+/** Usage text of the request commands. */
+export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
+    --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
+    --timeout S  --ack-timeout S  --max-retransmit N  --json  --verbose
+    exit code: 0 for 2.xx, 1 for 4.xx/5.xx, 2 usage error, 3 timeout or reset`;
+
+const FLAGS = {
+  payload: { type: "string" },
+  file: { type: "string" },
+  "content-format": { type: "string" },
+  accept: { type: "string" },
+  query: { type: "string", multiple: true },
+  non: { type: "boolean" },
+  timeout: { type: "string" },
+  "ack-timeout": { type: "string" },
+  "max-retransmit": { type: "string" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+} as const;
+
+/** The client flags every command that talks to a server shares. */
+export type ClientFlags = {
+  timeout?: string;
+  "ack-timeout"?: string;
+  "max-retransmit"?: string;
+  verbose?: boolean;
+};
+
+/** A client configured from the shared flags; --verbose traces every datagram to stderr. */
+export function clientFromFlags(values: ClientFlags): CoapClient {
+  const start = performance.now();
+  const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
+  if (values["ack-timeout"] !== undefined) {
+    parameters.ackTimeout = secondsFlag("ack-timeout", values["ack-timeout"]);
+  }
+  if (values["max-retransmit"] !== undefined) {
+    parameters.maxRetransmit = integerFlag("max-retransmit", values["max-retransmit"], 20);
+  }
+  return new CoapClient({
+    parameters,
+    onTrace: values.verbose ? (event: TraceEvent) => console.error(formatTraceLine(event, start)) : undefined,
+  });
+}
+
+/** Turns the ways a request can fail into exit codes; anything else propagates. */
+export async function withClientErrors(run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof TimeoutError || error instanceof ResetError) {
+      console.error(`error: ${error.message}`);
+      return EXIT_NO_RESPONSE;
+    }
+    if (error instanceof URIError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Prints a response as the commands do: code and name, then the payload (or JSON). */
+export function printResponse(response: CoapResponse, json: boolean, rtt: number): void {
+  if (json) {
+    console.log(
+      JSON.stringify({ ...messageToJson(response.message), rttMs: Number(rtt.toFixed(3)) }, null, 2),
+    );
+    return;
+  }
+  console.log(`${response.codeString} ${response.codeName}`);
+  if (response.payload.length > 0) console.log(response.text());
+}
+
+/** Runs one of get/put/post/delete; returns the exit code. */
+export async function requestCommand(method: Method, args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, FLAGS);
+  if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${REQUEST_USAGE}`);
+  if (values.payload !== undefined && values.file !== undefined) {
+    throw new UsageError("give --payload or --file, not both");
+  }
+  let payload: string | Uint8Array | undefined = values.payload;
+  if (values.file !== undefined) {
+    try {
+      payload = await Deno.readFile(values.file);
+    } catch (error) {
+      throw new UsageError(`--file ${values.file}: ${(error as Error).message}`);
+    }
+  }
+  const client = clientFromFlags(values);
+  try {
+    return await withClientErrors(async () => {
+      const started = performance.now();
+      const response = await client.request(positionals[0], {
+        method,
+        payload,
+        contentFormat: values["content-format"] === undefined
+          ? undefined
+          : integerFlag("content-format", values["content-format"], 0xffff),
+        accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
+        query: values.query,
+        confirmable: !values.non,
+        timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
+      });
+      printResponse(response, values.json === true, performance.now() - started);
+      return response.isSuccess ? EXIT_OK : EXIT_ERROR_RESPONSE;
+    });
+  } finally {
+    client.close();
+  }
+}

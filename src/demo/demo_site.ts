@@ -1,0 +1,116 @@
+/**
+ * The lab's demo server: a temperature sensor, an LED actuator and a small
+ * JSON configuration document.
+ * @module
+ */
+import { Code } from "../message/code.ts";
+import { ContentFormat } from "../message/content_format.ts";
+import { CoapError } from "../server/coap_error.ts";
+import type { CoapRequest } from "../server/request.ts";
+import { Site } from "../server/site.ts";
+
+/** Options of the demo site. */
+export interface DemoOptions {
+  /** Where the site reports state changes (default: nowhere). */
+  log?: (line: string) => void;
+  /** Milliseconds now, for the simulated reading (default Date.now). */
+  now?: () => number;
+}
+
+/** A reading that drifts slowly around 22 °C, plus the offset a PUT set. */
+function simulatedTemperature(ms: number, offset: number): string {
+  const drift = 1.5 * Math.sin(ms / 60_000) + 0.3 * Math.sin(ms / 7_000);
+  return (22 + drift + offset).toFixed(1);
+}
+
+function requireText(request: CoapRequest): string {
+  const format = request.contentFormat;
+  if (format !== undefined && format !== ContentFormat.TextPlain) {
+    throw new CoapError(Code.UnsupportedContentFormat, "send text/plain (0)");
+  }
+  return request.text().trim();
+}
+
+/**
+ * Builds the demo site: /temperature, /led and /config.
+ * @example new CoapServer(demoSite({ log: console.log }), { port: 5683 });
+ */
+export function demoSite(options: DemoOptions = {}): Site {
+  const log = options.log ?? (() => {});
+  const now = options.now ?? Date.now;
+  let temperatureOffset = 0;
+  let ledOn = false;
+  let config: string | undefined;
+
+  return new Site()
+    .add("temperature", {
+      title: "Temperature (°C)",
+      rt: "temperature-c",
+      if: "sensor",
+      ct: ContentFormat.TextPlain,
+      get: () => ({
+        payload: simulatedTemperature(now(), temperatureOffset),
+        contentFormat: ContentFormat.TextPlain,
+        maxAge: 2,
+      }),
+      put: (request) => {
+        const text = requireText(request);
+        const value = Number(text);
+        if (text === "" || !Number.isFinite(value)) throw new CoapError(Code.BadRequest, "expected a number");
+        temperatureOffset = value;
+        log(`temperature calibration offset set to ${value}`);
+        return { code: Code.Changed };
+      },
+    })
+    .add("led", {
+      title: "LED",
+      rt: "light",
+      if: "actuator",
+      ct: ContentFormat.TextPlain,
+      get: () => (ledOn ? "on" : "off"),
+      put: (request) => {
+        const text = requireText(request).toLowerCase();
+        if (text !== "on" && text !== "off") throw new CoapError(Code.BadRequest, 'expected "on" or "off"');
+        ledOn = text === "on";
+        log(`led ${text}`);
+        return { code: Code.Changed };
+      },
+      post: () => {
+        ledOn = !ledOn;
+        log(`led toggled ${ledOn ? "on" : "off"}`);
+        return { code: Code.Changed, payload: ledOn ? "on" : "off", contentFormat: ContentFormat.TextPlain };
+      },
+    })
+    .add("config", {
+      title: "Configuration (JSON)",
+      rt: "config",
+      ct: ContentFormat.Json,
+      get: () => {
+        if (config === undefined) {
+          throw new CoapError(Code.NotFound, "no configuration yet: PUT a JSON document");
+        }
+        return { payload: config, contentFormat: ContentFormat.Json };
+      },
+      put: (request) => {
+        const format = request.contentFormat;
+        if (format !== undefined && format !== ContentFormat.Json) {
+          throw new CoapError(Code.UnsupportedContentFormat, "send application/json (50)");
+        }
+        let document: unknown;
+        try {
+          document = JSON.parse(request.text());
+        } catch {
+          throw new CoapError(Code.BadRequest, "payload is not JSON");
+        }
+        const created = config === undefined;
+        config = JSON.stringify(document);
+        log(`config ${created ? "created" : "replaced"}: ${config}`);
+        return { code: created ? Code.Created : Code.Changed };
+      },
+      delete: () => {
+        config = undefined;
+        log("config deleted");
+        return { code: Code.Deleted };
+      },
+    });
+}

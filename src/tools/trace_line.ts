@@ -1,0 +1,47 @@
+/** One line per datagram for --verbose: direction, type, code, MID, token, options, payload, time. */
+import { codeName, codeString } from "../message/code.ts";
+import { optionName } from "../message/option.ts";
+import { isUtf8 } from "../message/option_value.ts";
+import { typeName } from "../message/type.ts";
+import type { TraceEvent } from "../endpoint/trace.ts";
+import { addressKey } from "../transport/transport.ts";
+import { describeOptionValue } from "./describe_option.ts";
+import { bytesToHex } from "./hex.ts";
+
+const PREVIEW = 40;
+
+/**
+ * A trace event as one readable line, timed from `start` (ms).
+ * @example formatTraceLine(event, 0) // "→ 127.0.0.1:5683  CON GET  MID 0x1a2b  token 9f3c1a22  Uri-Path: \"temperature\"  +0.0 ms"
+ */
+export function formatTraceLine(event: TraceEvent, start: number): string {
+  const arrow = event.direction === "out" ? "→" : "←";
+  const time = `+${(event.at - start).toFixed(1)} ms`;
+  const peer = addressKey(event.peer);
+  if (event.message === undefined) {
+    return `${arrow} ${peer}  malformed (${event.bytes.length} bytes): ${event.error}  ${time}`;
+  }
+  const m = event.message;
+  const parts = [
+    `${arrow} ${peer}`,
+    `${typeName(m.type)} ${m.code === 0 ? "Empty" : `${codeString(m.code)} ${codeName(m.code)}`}`,
+    `MID 0x${m.messageId.toString(16).padStart(4, "0")}`,
+  ];
+  if (m.token.length > 0) parts.push(`token ${bytesToHex(m.token)}`);
+  for (const option of m.options) {
+    parts.push(`${optionName(option.number)}: ${describeOptionValue(option.number, option.value)}`);
+  }
+  if (m.payload.length > 0) {
+    const text = isUtf8(m.payload) ? new TextDecoder().decode(m.payload.subarray(0, PREVIEW)) : undefined;
+    parts.push(
+      text === undefined
+        ? `payload ${m.payload.length} bytes`
+        : `payload ${JSON.stringify(text)}${m.payload.length > PREVIEW ? "…" : ""}`,
+    );
+  }
+  if (event.retransmission) parts.push(`(retransmission ${event.retransmission})`);
+  if (event.duplicate) parts.push("(duplicate)");
+  if (event.resent) parts.push("(cached answer resent)");
+  parts.push(time);
+  return parts.join("  ");
+}
