@@ -51,6 +51,8 @@ export interface EndpointOptions {
   dedupSlots?: number;
   /** Sees every datagram in and out, annotated. */
   onTrace?: (event: TraceEvent) => void;
+  /** Errors from handling one datagram; the endpoint carries on. Default console.error. */
+  onError?: (error: unknown) => void;
 }
 
 interface Outstanding {
@@ -119,8 +121,16 @@ export class Endpoint {
     });
     // RFC 7252 §4.4: start from a random Message ID, so restarts do not reuse recent ones.
     this.#nextMessageId = (options.seed ?? random[1]) & 0xffff;
+    const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
     transport.listen((batch) => {
-      for (const datagram of batch) this.#receive(datagram);
+      for (const datagram of batch) {
+        // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
+        try {
+          this.#receive(datagram);
+        } catch (error) {
+          onError(error);
+        }
+      }
     });
   }
 

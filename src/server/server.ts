@@ -64,8 +64,8 @@ export interface ServerOptions extends EndpointOptions {
   separateResponseDelay?: number;
   /** Called once per request answered. */
   onLog?: (entry: RequestLogEntry) => void;
-  /** Called with errors thrown by handlers (not CoapError); default console.error. */
-  onError?: (error: unknown, request: CoapRequest) => void;
+  /** Called with errors thrown by handlers (not CoapError) and answers that cannot be sent; default console.error. */
+  onError?: (error: unknown, request?: CoapRequest) => void;
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
 }
@@ -82,14 +82,17 @@ export class CoapServer {
   readonly #site: Site;
   readonly #separateDelay: number;
   readonly #onLog?: (entry: RequestLogEntry) => void;
-  readonly #onError: (error: unknown, request: CoapRequest) => void;
+  readonly #onError: (error: unknown, request?: CoapRequest) => void;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
     this.#separateDelay = options.separateResponseDelay ?? 500;
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
-      console.error(`handler for ${request.method} /${request.path.join("/")} failed:`, error);
+      console.error(
+        request ? `handler for ${request.method} /${request.path.join("/")} failed:` : "CoAP server:",
+        error,
+      );
     });
     this.endpoint = options.endpoint ??
       new Endpoint(
@@ -210,6 +213,16 @@ export class CoapServer {
     return { code, token: request.message.token, options: [...options, ...(init.options ?? [])], payload };
   }
 
+  #send(inbound: Inbound, response: Outgoing, separate: boolean): void {
+    if (separate) {
+      this.endpoint.sendConfirmable(response, inbound.peer).catch(() => {
+        // The client went away or reset the separate response; nothing more can be done for it.
+      });
+    } else {
+      this.endpoint.respond(inbound, response);
+    }
+  }
+
   #errorResponse(error: unknown, request: CoapRequest): Outgoing {
     if (error instanceof CoapError) return errorMessage(request.message.token, error.code, error.diagnostic);
     if (error instanceof SyntaxError) {
@@ -220,12 +233,17 @@ export class CoapServer {
   }
 
   #answer(inbound: Inbound, response: Outgoing, started: number, separate: boolean): void {
-    if (separate) {
-      this.endpoint.sendConfirmable(response, inbound.peer).catch(() => {
-        // The client went away or reset the separate response; nothing more can be done for it.
-      });
-    } else {
-      this.endpoint.respond(inbound, response);
+    try {
+      this.#send(inbound, response, separate);
+    } catch (error) {
+      // The handler's answer cannot be encoded (too large, a bad option): say so rather than stay silent.
+      this.#onError(error);
+      response = errorMessage(
+        inbound.message.token,
+        Code.InternalServerError,
+        "response could not be encoded",
+      );
+      this.#send(inbound, response, separate);
     }
     this.#onLog?.({
       peer: inbound.peer.address,
