@@ -12,6 +12,7 @@ import {
   type Message,
   OptionNumber,
   Site,
+  TimeoutError,
   Type,
 } from "../src/mod.ts";
 import { bytes } from "./_hex.ts";
@@ -71,6 +72,11 @@ Deno.test("every method and response class, over UDP", async () => {
     assert.equal((await client.delete(`${base}/json`)).codeString, "4.05");
     const badOption = await client.get(`${base}/item`, { options: [{ number: 2049, value: bytes("01") }] });
     assert.equal(badOption.codeString, "4.02", "an unrecognized critical option");
+    await assert.rejects(
+      client.get(`${base}/item`, { confirmable: false, timeout: 300, options: [{ number: 2049, value: bytes("01") }] }),
+      TimeoutError,
+      "a NON with an unrecognized critical option is rejected silently (RFC 7252 §5.4.1)",
+    );
     const elective = await client.get(`${base}/item`, { options: [{ number: 2048, value: bytes("01") }] });
     assert.equal(elective.codeString, "2.05", "an unrecognized elective option is ignored");
     const notUtf8 = await client.get(`${base}/`, {

@@ -115,10 +115,21 @@ export class CoapServer {
   #handle(inbound: Inbound): void {
     const started = this.endpoint.clock.now();
     const { message } = inbound;
-    const early = this.#precheck(inbound);
-    if (early !== undefined) return this.#answer(inbound, early, started, false);
-    const path = getOptions(message, OptionNumber.UriPath).map(decodeString);
-    const query = getOptions(message, OptionNumber.UriQuery).map(decodeString);
+    const refusal = this.#refuseOptions(inbound);
+    if (refusal !== undefined) {
+      // RFC 7252 §5.4.1: a NON with an unrecognized critical option is rejected, not answered.
+      if (refusal.code === Code.BadOption && message.type !== Type.CON) return this.endpoint.reject(inbound);
+      return this.#answer(inbound, refusal, started, false);
+    }
+    let path: string[];
+    let query: string[];
+    try {
+      path = getOptions(message, OptionNumber.UriPath).map(decodeString);
+      query = getOptions(message, OptionNumber.UriQuery).map(decodeString);
+    } catch {
+      const response = errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8");
+      return this.#answer(inbound, response, started, false);
+    }
     const request = new CoapRequest(message, inbound.peer.address, path, query);
     let result: HandlerResult | Promise<HandlerResult>;
     try {
@@ -144,20 +155,14 @@ export class CoapServer {
     });
   }
 
-  /** Answers that need no handler: bad options, proxying, bad path bytes. */
-  #precheck(inbound: Inbound): Outgoing | undefined {
+  /** 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7). */
+  #refuseOptions(inbound: Inbound): Outgoing | undefined {
     const { message } = inbound;
     for (const option of message.options) {
       if (PROXY_OPTIONS.has(option.number)) return errorMessage(message.token, Code.ProxyingNotSupported);
       if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
         return errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`);
       }
-    }
-    try {
-      getOptions(message, OptionNumber.UriPath).forEach(decodeString);
-      getOptions(message, OptionNumber.UriQuery).forEach(decodeString);
-    } catch {
-      return errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8");
     }
     return undefined;
   }
