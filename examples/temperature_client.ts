@@ -1,0 +1,7 @@
+// The lab chapter's aiocoap client, in this library. Run: npx deno run -A examples/temperature_client.ts
+import { CoapClient } from "../src/mod.ts";
+
+const client = new CoapClient();
+const response = await client.get("coap://localhost/temperature");
+console.log(response.codeString, response.codeName, response.text());
+client.close();
