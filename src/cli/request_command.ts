@@ -37,9 +37,9 @@ export type ClientFlags = {
   verbose?: boolean;
 };
 
-/** A client configured from the shared flags; --verbose traces every datagram to stderr. */
+/** A client configured from the shared flags; --verbose traces every datagram to stderr, timed from the first. */
 export function clientFromFlags(values: ClientFlags): CoapClient {
-  const start = performance.now();
+  let start: number | undefined;
   const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
   if (values["ack-timeout"] !== undefined) {
     parameters.ackTimeout = secondsFlag("ack-timeout", values["ack-timeout"]);
@@ -49,7 +49,7 @@ export function clientFromFlags(values: ClientFlags): CoapClient {
   }
   return new CoapClient({
     parameters,
-    onTrace: values.verbose ? (event: TraceEvent) => console.error(formatTraceLine(event, start)) : undefined,
+    onTrace: values.verbose ? (event: TraceEvent) => console.error(formatTraceLine(event, start ??= event.at)) : undefined,
   });
 }
 
