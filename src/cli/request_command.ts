@@ -49,7 +49,9 @@ export function clientFromFlags(values: ClientFlags): CoapClient {
   }
   return new CoapClient({
     parameters,
-    onTrace: values.verbose ? (event: TraceEvent) => console.error(formatTraceLine(event, start ??= event.at)) : undefined,
+    onTrace: values.verbose
+      ? (event: TraceEvent) => console.error(formatTraceLine(event, start ??= event.at))
+      : undefined,
   });
 }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { allocateBytes, utf8Bytes } from "./bytes.ts";
+
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
@@ -19,7 +21,7 @@ export function encodeUint(value: number): Uint8Array {
   }
   if (value === 0) return EMPTY;
   const length = value < 0x100 ? 1 : value < 0x10000 ? 2 : value < 0x1000000 ? 3 : 4;
-  const bytes = new Uint8Array(length);
+  const bytes = allocateBytes(length);
   for (let i = length - 1, rest = value; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest & 0xff;
   return bytes;
 }
@@ -72,9 +74,9 @@ export function blockSize(szx: number): number {
   return 16 << szx;
 }
 
-/** UTF-8 bytes of a string option value. */
+/** UTF-8 bytes of a string option value or payload. */
 export function encodeString(text: string): Uint8Array {
-  return utf8.encode(text);
+  return utf8Bytes(text);
 }
 
 /** A string option value; invalid UTF-8 throws a TypeError. */
