@@ -73,7 +73,11 @@ Deno.test("every method and response class, over UDP", async () => {
     const badOption = await client.get(`${base}/item`, { options: [{ number: 2049, value: bytes("01") }] });
     assert.equal(badOption.codeString, "4.02", "an unrecognized critical option");
     await assert.rejects(
-      client.get(`${base}/item`, { confirmable: false, timeout: 300, options: [{ number: 2049, value: bytes("01") }] }),
+      client.get(`${base}/item`, {
+        confirmable: false,
+        timeout: 300,
+        options: [{ number: 2049, value: bytes("01") }],
+      }),
       TimeoutError,
       "a NON with an unrecognized critical option is rejected silently (RFC 7252 §5.4.1)",
     );

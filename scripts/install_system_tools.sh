@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use, when running as root and a tool is
+# missing. Otherwise it only says what is missing: the tests that need it then
+# report themselves as skipped with the package named. Always exits 0.
+set -u
+
+# command  package
+TOOLS="
+coap-client-notls libcoap3-bin
+coap-server-notls libcoap3-bin
+"
+
+missing_packages=()
+while read -r command package; do
+  [ -z "$command" ] && continue
+  command -v "$command" >/dev/null 2>&1 && continue
+  case " ${missing_packages[*]-} " in *" $package "*) ;; *) missing_packages+=("$package") ;; esac
+done <<<"$TOOLS"
+
+[ ${#missing_packages[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing_packages[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  if apt-get update -qq >/dev/null 2>&1 &&
+    apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null 2>&1; then
+    exit 0
+  fi
+  echo "apt-get could not install ${missing_packages[*]}"
+fi
+for package in "${missing_packages[@]}"; do
+  echo "missing: apt package $package (tests that need it will be skipped)"
+done
+exit 0

@@ -1,0 +1,85 @@
+/** Helpers for tests that run real peers (libcoap, node-coap) as processes. */
+
+/** Whether `name` is an executable on PATH. */
+export function hasCommand(name: string): boolean {
+  for (const directory of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${directory}/${name}`).isFile) return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** A UDP port that was free a moment ago on 127.0.0.1. */
+export function freeUdpPort(): number {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (socket.addr as Deno.NetAddr).port;
+  socket.close();
+  return port;
+}
+
+/** Runs a command to completion, killing it after `timeoutMs`. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const output = await child.output();
+    const text = new TextDecoder();
+    return { code: output.code, stdout: text.decode(output.stdout), stderr: text.decode(output.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A long-running peer process; `stop()` ends it and waits for it. */
+export function startProcess(command: string, args: string[]): { stop: () => Promise<void> } {
+  const child = new Deno.Command(command, { args, stdout: "null", stderr: "null" }).spawn();
+  return {
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    },
+  };
+}
+
+/** Test name and ignore flag for a test that needs `commands`: skipped, with the package named, when one is missing. */
+export function needs(
+  name: string,
+  commands: string[],
+  aptPackage: string,
+): { name: string; ignore: boolean } {
+  const missing = commands.filter((command) => !hasCommand(command));
+  return missing.length === 0 ? { name, ignore: false } : {
+    name: `${name} (skipped: ${missing.join(", ")} not installed; apt package ${aptPackage})`,
+    ignore: true,
+  };
+}
+
+/** Waits until a CoAP server answers on 127.0.0.1:`port` (at most ~5 s). */
+export async function waitForCoap(port: number): Promise<void> {
+  const { CoapClient } = await import("../src/mod.ts");
+  const client = new CoapClient();
+  try {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await client.get(`coap://127.0.0.1:${port}/.well-known/core`, { timeout: 100 });
+        return;
+      } catch {
+        // not up yet
+      }
+    }
+    throw new Error(`nothing answers CoAP on port ${port}`);
+  } finally {
+    client.close();
+  }
+}

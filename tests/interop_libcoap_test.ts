@@ -1,0 +1,84 @@
+// Interop with libcoap, the reference peer: its coap-client-notls against our
+// demo server, and our client and CLI against its coap-server-notls.
+import assert from "node:assert/strict";
+import { CoapClient, CoapServer } from "../src/mod.ts";
+import { demoSite } from "../src/demo/demo_site.ts";
+import { runCli } from "./_cli.ts";
+import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
+
+const LIBCOAP = "libcoap3-bin";
+
+/** coap-client-notls with a bounded wait. */
+function coapClient(...args: string[]) {
+  return runCommand("coap-client-notls", ["-B", "5", ...args]);
+}
+
+Deno.test({
+  ...needs("libcoap coap-client-notls against our demo server: GET, PUT, POST, DELETE, 4.04, discovery", [
+    "coap-client-notls",
+  ], LIBCOAP),
+  async fn() {
+    const server = new CoapServer(demoSite(), { hostname: "127.0.0.1", port: 0 });
+    const base = `coap://127.0.0.1:${server.address.port}`;
+    try {
+      const reading = await coapClient("-m", "get", `${base}/temperature`);
+      assert.equal(reading.code, 0, reading.stderr);
+      const celsius = Number(reading.stdout.trim());
+      assert.ok(celsius > 15 && celsius < 30, `reading "${reading.stdout}"`);
+
+      const put = await coapClient("-m", "put", "-e", "23.5", `${base}/temperature`);
+      assert.equal(put.code, 0, put.stderr);
+      assert.doesNotMatch(put.stdout + put.stderr, /4\.\d\d|5\.\d\d/);
+      const offset = Number((await coapClient("-m", "get", `${base}/temperature`)).stdout.trim());
+      assert.ok(offset > 15 + 23.5 && offset < 30 + 23.5, `reading after PUT "${offset}"`);
+
+      assert.equal((await coapClient("-m", "post", `${base}/led`)).stdout.trim(), "on");
+      assert.equal((await coapClient("-m", "post", `${base}/led`)).stdout.trim(), "off");
+
+      const created = await coapClient("-m", "put", "-t", "50", "-e", '{"interval":2}', `${base}/config`);
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await coapClient("-m", "get", `${base}/config`)).stdout.trim(), '{"interval":2}');
+      const deleted = await coapClient("-m", "delete", `${base}/config`);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const gone = await coapClient("-m", "get", `${base}/config`);
+      assert.match(gone.stdout + gone.stderr, /4\.04/);
+
+      const missing = await coapClient("-m", "get", `${base}/no/such/thing`);
+      assert.match(missing.stdout + missing.stderr, /4\.04/);
+
+      const links = (await coapClient("-m", "get", `${base}/.well-known/core`)).stdout;
+      for (const path of ["</temperature>", "</led>", "</config>"]) assert.ok(links.includes(path), links);
+    } finally {
+      server.close();
+    }
+  },
+});
+
+Deno.test({
+  ...needs("our client and CLI against libcoap coap-server-notls", ["coap-server-notls"], LIBCOAP),
+  async fn() {
+    const port = freeUdpPort();
+    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
+    const client = new CoapClient();
+    try {
+      await waitForCoap(port);
+      const banner = await client.get(`coap://127.0.0.1:${port}/`);
+      assert.equal(banner.codeString, "2.05");
+      assert.match(banner.text(), /libcoap/);
+      const time = await client.get(`coap://127.0.0.1:${port}/time`);
+      assert.equal(time.codeString, "2.05");
+      assert.ok(time.text().length > 0);
+      assert.equal((await client.get(`coap://127.0.0.1:${port}/nothing`)).codeString, "4.04");
+      // libcoap's /async answers with an empty ACK and, a second later, a separate CON response.
+      const separate = await client.get(`coap://127.0.0.1:${port}/async?1`);
+      assert.deepEqual([separate.codeString, separate.text()], ["2.05", "done"]);
+
+      const cli = await runCli(["get", `coap://127.0.0.1:${port}/`]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /^2\.05 Content\nThis is a test server made with libcoap/);
+    } finally {
+      client.close();
+      await peer.stop();
+    }
+  },
+});

@@ -1,0 +1,20 @@
+// node-coap as a server: node tests/peers/node_coap_server.mjs PORT
+// GET /temperature → 2.05 "21.5"; PUT /echo → 2.04 with the payload echoed; anything else 4.04.
+import coap from "coap";
+
+const port = Number(process.argv[2]);
+const server = coap.createServer((request, response) => {
+  if (request.url === "/temperature" && request.method === "GET") {
+    response.code = "2.05";
+    response.setOption("Content-Format", "text/plain");
+    response.end("21.5");
+  } else if (request.url === "/echo" && request.method === "PUT") {
+    response.code = "2.04";
+    response.end(request.payload);
+  } else {
+    response.code = "4.04";
+    response.end();
+  }
+});
+server.listen(port, "127.0.0.1", () => console.log("listening"));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
