@@ -7,7 +7,7 @@
  */
 import * as layout from "../../core-as/layout.ts";
 import { memoryBytes, optionEntries, rxAddress, slots, stageAddress, txAddress, wasm } from "../core/wasm.ts";
-import { allocateBytes } from "./bytes.ts";
+import { allocateBytes } from "../bytes.ts";
 import type { CoapOption, Message } from "./message.ts";
 import type { Type } from "./type.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocateBytes, utf8Bytes } from "./bytes.ts";
+import { allocateBytes, utf8Bytes } from "../bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
