@@ -9,6 +9,7 @@ import { EXIT_USAGE, UsageError } from "./src/cli/usage_error.ts";
 import { SERVE_USAGE, serveCommand } from "./src/cli/serve_command.ts";
 import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
 import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
+import { OBSERVE_USAGE, observeCommand } from "./src/cli/observe_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   post: (args) => requestCommand("POST", args),
   delete: (args) => requestCommand("DELETE", args),
   discover: discoverCommand,
+  observe: observeCommand,
   decode: decodeCommand,
   encode: encodeCommand,
 };
@@ -27,6 +29,7 @@ const USAGE = `usage: deno run -A main.ts COMMAND [flags]
   ${SERVE_USAGE}
   ${REQUEST_USAGE}
   ${DISCOVER_USAGE}
+  ${OBSERVE_USAGE}
   ${DECODE_USAGE}
   ${ENCODE_USAGE}`;
 

@@ -13,6 +13,6 @@ export {
   optionIsUnsafe, readUint, uintLength, writeUint,
 } from "./option_value";
 export {
-  acknowledge, due, nextDeadline, pendingCount, randomSeed, retransmissionsOf, retransmitInit, schedule,
+  acknowledge, due, nextDeadline, pendingCount, randomSeed, rekey, retransmissionsOf, retransmitInit, schedule,
 } from "./retransmit";
 export { dedupCheck, dedupInit } from "./dedup";

@@ -204,3 +204,18 @@ export function due(now: u32): i32 {
   }
   return count;
 }
+
+/**
+ * RFC 7641 §4.5.2: a newer notification takes over an outstanding CON's
+ * place: same slot, deadline, timeout and retransmission count, under a new
+ * Message ID. Returns the slot, or -1 if the old one is no longer outstanding
+ * (or the new ID is already in use).
+ */
+export function rekey(peer: u32, oldMessageId: u32, newMessageId: u32): i32 {
+  const slot = indexFind(index, mask, entries, STRIDE, peer, oldMessageId);
+  if (slot < 0 || indexFind(index, mask, entries, STRIDE, peer, newMessageId) >= 0) return -1;
+  indexRemove(index, mask, entries, STRIDE, slot);
+  store<u32>(entry(slot), newMessageId, MESSAGE_ID);
+  indexInsert(index, mask, slot, peer, newMessageId);
+  return slot;
+}

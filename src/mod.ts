@@ -89,3 +89,12 @@ export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";
 export { wellKnownCore } from "./server/discovery.ts";
 export { CoapServer, type RequestLogEntry, type ServerOptions } from "./server/server.ts";
+export { Observation } from "./client/observation.ts";
+export { ReplacedError } from "./endpoint/errors.ts";
+export {
+  isObservable,
+  type NotifyPolicy,
+  observable,
+  type ObservableResource,
+  type ObserveLimits,
+} from "./server/observe.ts";

@@ -6,7 +6,7 @@ import { demoSite } from "../src/demo/demo_site.ts";
 import { runCli } from "./_cli.ts";
 
 Deno.test("get, put, --json, discover, 4.04 and usage errors against the demo server", async () => {
-  const server = new CoapServer(demoSite(), { hostname: "127.0.0.1", port: 0 });
+  const server = new CoapServer(demoSite().site, { hostname: "127.0.0.1", port: 0 });
   const base = `coap://127.0.0.1:${server.address.port}`;
   try {
     const reading = await runCli(["get", `${base}/temperature`]);

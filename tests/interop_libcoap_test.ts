@@ -18,7 +18,7 @@ Deno.test({
     "coap-client-notls",
   ], LIBCOAP),
   async fn() {
-    const server = new CoapServer(demoSite(), { hostname: "127.0.0.1", port: 0 });
+    const server = new CoapServer(demoSite().site, { hostname: "127.0.0.1", port: 0 });
     const base = `coap://127.0.0.1:${server.address.port}`;
     try {
       const reading = await coapClient("-m", "get", `${base}/temperature`);

@@ -20,7 +20,7 @@ async function nodeCoap(method: string, url: string, payload?: string) {
 Deno.test({
   ...needs("node-coap client against our demo server: GET, PUT, POST, DELETE, 4.04", ["node"], "nodejs"),
   async fn() {
-    const server = new CoapServer(demoSite(), { hostname: "127.0.0.1", port: 0 });
+    const server = new CoapServer(demoSite().site, { hostname: "127.0.0.1", port: 0 });
     const base = `coap://127.0.0.1:${server.address.port}`;
     try {
       const reading = await nodeCoap("GET", `${base}/temperature`);

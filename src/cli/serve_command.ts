@@ -6,6 +6,9 @@ import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
 
+/** The lab's Observe pattern: a new reading every 2 s. */
+const DRIFT_EVERY_MS = 2000;
+
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
   "serve [--host H] [--port P] [--quiet]   run the demo server (/temperature, /led, /config)";
@@ -31,7 +34,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   let server: CoapServer;
   try {
-    server = new CoapServer(demoSite({ log: quiet ? undefined : (line) => console.log(`  ${line}`) }), {
+    const { site } = demoSite({
+      log: quiet ? undefined : (line) => console.log(`  ${line}`),
+      driftEvery: DRIFT_EVERY_MS,
+    });
+    server = new CoapServer(site, {
       hostname: values.host,
       port: portFlag("port", values.port),
       onLog: quiet ? undefined : (entry) => console.log(logLine(entry)),

@@ -19,6 +19,7 @@ import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
+import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
 import { resolveCoapUri } from "./uri.ts";
 
@@ -122,19 +123,87 @@ export class CoapClient {
       code: METHOD_CODES[options.method ?? "GET"],
       token: this.#newToken(peer),
       options: [...target.options, ...requestOptions(options)],
-      payload: typeof options.payload === "string"
-        ? encodeString(options.payload)
-        : options.payload ?? new Uint8Array(),
+      payload: typeof options.payload === "string" ? encodeString(options.payload) : options.payload ?? EMPTY,
     };
+    return await this.#exchange(endpoint, peer, message, options);
+  }
+
+  /**
+   * Observes a resource (RFC 7641): resolves once the first response is in;
+   * iterate the result for notifications, and leave the loop (or call
+   * `cancel()`) to deregister. If the server does not offer an observation,
+   * the iteration ends at once and `observation.response` is all there is.
+   * @example
+   * const observation = await client.observe("coap://127.0.0.1/temperature");
+   * for await (const notification of observation) console.log(notification.text());
+   */
+  async observe(
+    uri: string | URL,
+    options: Omit<RequestOptions, "method" | "payload"> = {},
+  ): Promise<Observation> {
+    const target = await resolveCoapUri(uri);
+    const endpoint = this.#endpointFor(target.address);
+    const peer = endpoint.peer(target.address);
+    const register: Outgoing = {
+      code: Code.Get,
+      token: this.#newToken(peer),
+      options: [
+        ...target.options,
+        { number: OptionNumber.Observe, value: EMPTY },
+        ...requestOptions(options),
+      ],
+      payload: EMPTY,
+    };
+    const key = pendingKey(peer, register.token);
+    let observation: Observation | undefined;
+    const first = await this.#exchange(
+      endpoint,
+      peer,
+      register,
+      options,
+      (response) => observation?.deliver(response),
+    );
+    observation = new Observation(first, {
+      clock: endpoint.clock,
+      reregister: () => {
+        endpoint.sendConfirmable(register, peer).catch(() => {});
+      },
+      deregister: async () => {
+        this.#pending.delete(key);
+        const deregister = { ...register, options: register.options.map(deregistering) };
+        await this.#exchange(endpoint, peer, deregister, { timeout: options.timeout }).catch(() => {});
+      },
+    });
+    if (!observation.active) this.#pending.delete(key);
+    return observation;
+  }
+
+  /**
+   * Sends `message` and resolves with the first response carrying its token.
+   * With `follow`, the token stays registered and later responses go there
+   * (notifications) until the caller removes it.
+   */
+  #exchange(
+    endpoint: Endpoint,
+    peer: Peer,
+    message: Outgoing,
+    options: Pick<RequestOptions, "confirmable" | "timeout" | "signal">,
+    follow?: (response: CoapResponse) => void,
+  ): Promise<CoapResponse> {
     const key = pendingKey(peer, message.token);
     const clock = endpoint.clock;
     const timeout = options.timeout ?? maxTransmitWait(endpoint.parameters);
-    return await new Promise<CoapResponse>((resolve, reject) => {
+    return new Promise<CoapResponse>((resolve, reject) => {
+      let settled = false;
       const finish = (error: unknown, response?: CoapResponse) => {
-        if (!this.#pending.has(key)) return;
-        this.#pending.delete(key);
+        if (settled) return;
+        settled = true;
         clock.cancel(timer);
         options.signal?.removeEventListener("abort", abort);
+        if (follow === undefined || response === undefined) this.#pending.delete(key);
+        else {this.#pending.set(key, {
+            deliver: (inbound) => follow(new CoapResponse(inbound.message, inbound.peer.address)),
+          });}
         if (response) resolve(response);
         else reject(error);
       };
@@ -197,6 +266,16 @@ export class CoapClient {
       if (!this.#pending.has(pendingKey(peer, token))) return token;
     }
   }
+}
+
+const EMPTY = new Uint8Array(0);
+const OBSERVE_DEREGISTER = Uint8Array.of(1);
+
+/** RFC 7641 §3.6: the same GET with Observe = 1 deregisters. */
+function deregistering(option: CoapOption): CoapOption {
+  return option.number === OptionNumber.Observe
+    ? { number: option.number, value: OBSERVE_DEREGISTER }
+    : option;
 }
 
 function pendingKey(peer: Peer, token: Uint8Array): string {

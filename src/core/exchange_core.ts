@@ -22,6 +22,7 @@ interface ExchangeExports {
     max: number,
   ): number;
   acknowledge(peer: number, messageId: number): number;
+  rekey(peer: number, oldMessageId: number, newMessageId: number): number;
   pendingCount(): number;
   nextDeadline(): number;
   retransmissionsOf(slot: number): number;
@@ -82,6 +83,11 @@ export class ExchangeCore {
   /** Stops tracking the CON an ACK or RST answered; its slot, or -1 when nothing matched. */
   acknowledge(peer: number, messageId: number): number {
     return this.#core.acknowledge(peer, messageId);
+  }
+
+  /** Moves an outstanding CON's schedule to a new Message ID (RFC 7641 §4.5.2); its slot, or -1. */
+  rekey(peer: number, oldMessageId: number, newMessageId: number): number {
+    return this.#core.rekey(peer, oldMessageId, newMessageId);
   }
 
   /** Outstanding CONs. */

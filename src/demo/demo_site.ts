@@ -7,6 +7,7 @@ import { Code } from "../message/code.ts";
 import { ContentFormat } from "../message/content_format.ts";
 import { CoapError } from "../server/coap_error.ts";
 import type { CoapRequest } from "../server/request.ts";
+import { observable, type ObservableResource } from "../server/observe.ts";
 import { Site } from "../server/site.ts";
 
 /** Options of the demo site. */
@@ -15,6 +16,16 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Milliseconds now, for the simulated reading (default Date.now). */
   now?: () => number;
+  /** Let the reading drift and notify /temperature's observers this often (ms); off when absent. */
+  driftEvery?: number;
+}
+
+/** The demo site and the means to stop its reading from drifting. */
+export interface DemoSite {
+  readonly site: Site;
+  /** /temperature, observable: every 5th notification Confirmable (the lab's pattern). */
+  readonly temperature: ObservableResource;
+  stop(): void;
 }
 
 /** A reading that drifts slowly around 22 °C, plus the offset a PUT set. */
@@ -32,36 +43,42 @@ function requireText(request: CoapRequest): string {
 }
 
 /**
- * Builds the demo site: /temperature, /led and /config.
- * @example new CoapServer(demoSite({ log: console.log }), { port: 5683 });
+ * Builds the demo site: /temperature (observable), /led and /config.
+ * @example new CoapServer(demoSite({ log: console.log, driftEvery: 2000 }).site, { port: 5683 });
  */
-export function demoSite(options: DemoOptions = {}): Site {
+export function demoSite(options: DemoOptions = {}): DemoSite {
   const log = options.log ?? (() => {});
   const now = options.now ?? Date.now;
   let temperatureOffset = 0;
   let ledOn = false;
   let config: string | undefined;
 
-  return new Site()
-    .add("temperature", {
-      title: "Temperature (°C)",
-      rt: "temperature-c",
-      if: "sensor",
-      ct: ContentFormat.TextPlain,
-      get: () => ({
-        payload: simulatedTemperature(now(), temperatureOffset),
-        contentFormat: ContentFormat.TextPlain,
-        maxAge: 2,
-      }),
-      put: (request) => {
-        const text = requireText(request);
-        const value = Number(text);
-        if (text === "" || !Number.isFinite(value)) throw new CoapError(Code.BadRequest, "expected a number");
-        temperatureOffset = value;
-        log(`temperature calibration offset set to ${value}`);
-        return { code: Code.Changed };
-      },
-    })
+  const temperature = observable({
+    title: "Temperature (°C)",
+    rt: "temperature-c",
+    if: "sensor",
+    ct: ContentFormat.TextPlain,
+    get: () => ({
+      payload: simulatedTemperature(now(), temperatureOffset),
+      contentFormat: ContentFormat.TextPlain,
+      maxAge: 2,
+    }),
+    put: (request) => {
+      const text = requireText(request);
+      const value = Number(text);
+      if (text === "" || !Number.isFinite(value)) throw new CoapError(Code.BadRequest, "expected a number");
+      temperatureOffset = value;
+      log(`temperature calibration offset set to ${value}`);
+      temperature.changed();
+      return { code: Code.Changed };
+    },
+  }, { conEvery: 5 });
+  const timer = options.driftEvery === undefined
+    ? undefined
+    : setInterval(() => temperature.changed(), options.driftEvery);
+
+  const site = new Site()
+    .add("temperature", temperature)
     .add("led", {
       title: "LED",
       rt: "light",
@@ -113,4 +130,5 @@ export function demoSite(options: DemoOptions = {}): Site {
         return { code: Code.Deleted };
       },
     });
+  return { site, temperature, stop: () => clearInterval(timer) };
 }

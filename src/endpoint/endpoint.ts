@@ -14,7 +14,7 @@ import { Type } from "../message/type.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 import { exchangeLifetime, nonLifetime, resolveParameters, type TransmissionParameters } from "./params.ts";
-import { ResetError, TimeoutError } from "./errors.ts";
+import { ReplacedError, ResetError, TimeoutError } from "./errors.ts";
 import type { TraceEvent } from "./trace.ts";
 
 /** A remote endpoint as this endpoint knows it. */
@@ -68,6 +68,7 @@ interface Queued {
   readonly peer: Peer;
   readonly resolve: (ack: Message) => void;
   readonly reject: (error: Error) => void;
+  readonly onTransmit?: (messageId: number) => void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -161,16 +162,46 @@ export class Endpoint {
    * with ResetError on RST and TimeoutError after MAX_RETRANSMIT retransmissions.
    * With NSTART CONs already outstanding to the peer, it waits its turn.
    */
-  sendConfirmable(message: Outgoing, peer: Peer): Promise<Message> {
+  sendConfirmable(message: Outgoing, peer: Peer, onTransmit?: (messageId: number) => void): Promise<Message> {
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new Error("endpoint is closed"));
       if ((this.#inFlight.get(peer.id) ?? 0) >= this.parameters.nstart) {
         const queue = this.#queues.get(peer.id) ?? [];
-        queue.push({ message, peer, resolve, reject });
+        queue.push({ message, peer, resolve, reject, onTransmit });
         this.#queues.set(peer.id, queue);
         return;
       }
-      this.#startConfirmable({ message, peer, resolve, reject });
+      this.#startConfirmable({ message, peer, resolve, reject, onTransmit });
+    });
+  }
+
+  /**
+   * Sends a CON in place of one still outstanding to the same peer (RFC 7641
+   * §4.5.2): the new message gets a fresh Message ID but keeps the old one's
+   * retransmission count and timeout; the old one's promise rejects with
+   * ReplacedError. If the old one is no longer outstanding, this is sendConfirmable.
+   */
+  replaceConfirmable(
+    oldMessageId: number,
+    message: Outgoing,
+    peer: Peer,
+    onTransmit?: (messageId: number) => void,
+  ): Promise<Message> {
+    let messageId = this.#allocateMessageId();
+    let slot = this.#core.rekey(peer.id, oldMessageId, messageId);
+    for (let tries = 0; slot < 0 && this.#isOutstanding(peer, oldMessageId) && tries < 16; tries++) {
+      messageId = this.#allocateMessageId(); // the fresh ID was still in use to this peer
+      slot = this.#core.rekey(peer.id, oldMessageId, messageId);
+    }
+    const old = slot >= 0 ? this.#outstanding[slot] : undefined;
+    if (old === undefined) return this.sendConfirmable(message, peer, onTransmit);
+    return new Promise((resolve, reject) => {
+      const replacement: Message = { ...message, type: Type.CON, messageId };
+      const bytes = encode(replacement);
+      this.#outstanding[slot] = { bytes, message: replacement, peer, resolve, reject };
+      old.reject(new ReplacedError(`replaced by Message ID ${messageId}`));
+      onTransmit?.(messageId);
+      this.#transmit(bytes, replacement, peer.address);
     });
   }
 
@@ -218,6 +249,10 @@ export class Endpoint {
     this.#transport.close();
   }
 
+  #isOutstanding(peer: Peer, messageId: number): boolean {
+    return this.#outstanding.some((entry) => entry?.peer === peer && entry.message.messageId === messageId);
+  }
+
   #allocateMessageId(): number {
     const messageId = this.#nextMessageId;
     this.#nextMessageId = (messageId + 1) & 0xffff;
@@ -251,6 +286,7 @@ export class Endpoint {
       reject: entry.reject,
     };
     this.#inFlight.set(entry.peer.id, (this.#inFlight.get(entry.peer.id) ?? 0) + 1);
+    entry.onTransmit?.(messageId);
     this.#transmit(bytes, message, entry.peer.address);
     this.#armTimer();
   }

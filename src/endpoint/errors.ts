@@ -9,3 +9,8 @@ export class TimeoutError extends Error {
 export class ResetError extends Error {
   override name = "ResetError";
 }
+
+/** A Confirmable message was superseded by a newer one before it was acknowledged (RFC 7641 §4.5.2). */
+export class ReplacedError extends Error {
+  override name = "ReplacedError";
+}

@@ -16,7 +16,8 @@ import type { Address } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
 import { wellKnownCore } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
-import { HANDLER_NAMES, type HandlerResult, type ResponseInit } from "./resource.ts";
+import { HANDLER_NAMES, type HandlerResult, type Resource, type ResponseInit } from "./resource.ts";
+import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
 import type { Site } from "./site.ts";
 
 /** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
@@ -68,6 +69,8 @@ export interface ServerOptions extends EndpointOptions {
   onError?: (error: unknown, request?: CoapRequest) => void;
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
+  /** Observer limits (RFC 7641 §4.1); beyond them a GET with Observe gets a plain response. */
+  observeLimits?: Partial<ObserveLimits>;
 }
 
 /**
@@ -83,6 +86,7 @@ export class CoapServer {
   readonly #separateDelay: number;
   readonly #onLog?: (entry: RequestLogEntry) => void;
   readonly #onError: (error: unknown, request?: CoapRequest) => void;
+  readonly #observers: ObserveRegistry;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
@@ -100,6 +104,16 @@ export class CoapServer {
         options,
       );
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
+    this.#observers = new ObserveRegistry(
+      this.endpoint,
+      (request) => Promise.resolve(this.#render(request, this.#site.find(request.path))),
+      { perResource: 16384, perPeer: 64, ...options.observeLimits },
+    );
+  }
+
+  /** Clients observing any resource now. */
+  get observerCount(): number {
+    return this.#observers.size;
   }
 
   /** The address the server listens on. */
@@ -109,6 +123,7 @@ export class CoapServer {
 
   /** Stops serving. */
   close(): void {
+    this.#observers.clear();
     this.endpoint.close();
   }
 
@@ -131,28 +146,48 @@ export class CoapServer {
       return this.#answer(inbound, response, started, false);
     }
     const request = new CoapRequest(message, inbound.peer.address, path, query);
+    const resource = this.#site.find(path);
+    let separate = false;
+    const rendered = this.#render(request, resource);
+    if (rendered instanceof Promise) {
+      const timer = this.endpoint.clock.setTimer(() => {
+        // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
+        separate = inbound.message.type === Type.CON;
+        this.endpoint.acknowledge(inbound);
+      }, this.#separateDelay);
+      rendered.then((response) => {
+        this.endpoint.clock.cancel(timer);
+        this.#answer(inbound, this.#observed(inbound, request, resource, response), started, separate);
+      });
+    } else {
+      this.#answer(inbound, this.#observed(inbound, request, resource, rendered), started, false);
+    }
+  }
+
+  /** A GET's response, after the Observe option has registered or deregistered its client. */
+  #observed(
+    inbound: Inbound,
+    request: CoapRequest,
+    resource: Resource | undefined,
+    response: Outgoing,
+  ): Outgoing {
+    if (resource === undefined || request.message.code !== Code.Get) return response;
+    return this.#observers.respond(inbound.peer, request, resource, response);
+  }
+
+  /** Runs the request's handler: a response now when it is synchronous, a promise of one otherwise. */
+  #render(request: CoapRequest, resource: Resource | undefined): Outgoing | Promise<Outgoing> {
     let result: HandlerResult | Promise<HandlerResult>;
     try {
-      result = this.#dispatch(request);
+      result = this.#dispatch(request, resource);
     } catch (error) {
-      return this.#answer(inbound, this.#errorResponse(error, request), started, false);
+      return this.#errorResponse(error, request);
     }
-    if (!(result instanceof Promise)) {
-      return this.#answer(inbound, this.#response(request, result), started, false);
-    }
-    let separate = false;
-    const timer = this.endpoint.clock.setTimer(() => {
-      // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
-      separate = inbound.message.type === Type.CON;
-      this.endpoint.acknowledge(inbound);
-    }, this.#separateDelay);
-    result.then(
+    if (!(result instanceof Promise)) return this.#response(request, result);
+    return result.then(
       (value) => this.#response(request, value),
       (error) => this.#errorResponse(error, request),
-    ).then((response) => {
-      this.endpoint.clock.cancel(timer);
-      this.#answer(inbound, response, started, separate);
-    });
+    );
   }
 
   /** 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7). */
@@ -167,7 +202,7 @@ export class CoapServer {
     return undefined;
   }
 
-  #dispatch(request: CoapRequest): HandlerResult | Promise<HandlerResult> {
+  #dispatch(request: CoapRequest, resource: Resource | undefined): HandlerResult | Promise<HandlerResult> {
     const code = request.message.code;
     if (request.path.length === 2 && request.path[0] === ".well-known" && request.path[1] === "core") {
       if (code !== Code.Get) throw new CoapError(Code.MethodNotAllowed);
@@ -176,7 +211,6 @@ export class CoapServer {
         contentFormat: ContentFormat.LinkFormat,
       };
     }
-    const resource = this.#site.find(request.path);
     if (resource === undefined) throw new CoapError(Code.NotFound);
     const handlerName = HANDLER_NAMES[code];
     const handler = handlerName === undefined ? undefined : resource[handlerName];
