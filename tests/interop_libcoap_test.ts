@@ -82,3 +82,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...needs("libcoap coap-client-notls -s observes our /temperature and receives the notifications", [
+    "coap-client-notls",
+  ], LIBCOAP),
+  async fn() {
+    const demo = demoSite({ driftEvery: 300 });
+    const server = new CoapServer(demo.site, { hostname: "127.0.0.1", port: 0 });
+    try {
+      const observed = await coapClient(
+        "-s",
+        "2",
+        "-m",
+        "get",
+        `coap://127.0.0.1:${server.address.port}/temperature`,
+      );
+      assert.equal(observed.code, 0, observed.stderr);
+      // libcoap prints each payload as it arrives, without separators: one reading per response.
+      const readings = observed.stdout.match(/\d+\.\d/g) ?? [];
+      assert.ok(readings.length >= 5, `registration response and notifications: ${observed.stdout}`);
+    } finally {
+      demo.stop();
+      server.close();
+    }
+  },
+});
+
+Deno.test({
+  ...needs("our client and CLI observe libcoap's /time", ["coap-server-notls"], LIBCOAP),
+  async fn() {
+    const port = freeUdpPort();
+    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
+    const client = new CoapClient();
+    try {
+      await waitForCoap(port);
+      const observation = await client.observe(`coap://127.0.0.1:${port}/time`);
+      assert.ok(observation.active, "libcoap's /time is observable");
+      const times: string[] = [];
+      for await (const notification of observation) {
+        times.push(notification.text());
+        if (times.length === 2) break;
+      }
+      assert.equal(new Set(times).size, 2, `notifications carry new times: ${times}`);
+      const cli = await runCli(["observe", "--count", "3", `coap://127.0.0.1:${port}/time`]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal(cli.stdout.match(/^notification /gm)?.length, 3, cli.stdout);
+    } finally {
+      client.close();
+      await peer.stop();
+    }
+  },
+});

@@ -39,7 +39,28 @@ Deno.test({
 });
 
 Deno.test({
-  ...needs("our client against a node-coap server: GET, PUT echo, 4.04", ["node"], "nodejs"),
+  ...needs("node-coap observes our /temperature", ["node"], "nodejs"),
+  async fn() {
+    const demo = demoSite({ driftEvery: 100 });
+    const server = new CoapServer(demo.site, { hostname: "127.0.0.1", port: 0 });
+    try {
+      const result = await runCommand("node", [
+        `${peers}node_coap_observe.mjs`,
+        `coap://127.0.0.1:${server.address.port}/temperature`,
+        "5",
+      ]);
+      const payloads = JSON.parse(result.stdout);
+      assert.equal(payloads.length, 5, result.stdout);
+      for (const payload of payloads) assert.match(payload, /^\d+\.\d$/);
+    } finally {
+      demo.stop();
+      server.close();
+    }
+  },
+});
+
+Deno.test({
+  ...needs("our client against a node-coap server: GET, PUT echo, 4.04, observe", ["node"], "nodejs"),
   async fn() {
     const port = freeUdpPort();
     const peer = new Deno.Command("node", {
@@ -57,6 +78,14 @@ Deno.test({
       const echoed = await client.put(`${base}/echo`, "ping ✓");
       assert.deepEqual([echoed.codeString, echoed.text()], ["2.04", "ping ✓"]);
       assert.equal((await client.get(`${base}/nothing`)).codeString, "4.04");
+      const observation = await client.observe(`${base}/counter`);
+      assert.ok(observation.active);
+      const counts: string[] = [observation.response.text()];
+      for await (const notification of observation) {
+        counts.push(notification.text());
+        if (counts.length === 4) break;
+      }
+      assert.deepEqual(counts, ["0", "1", "2", "3"]);
     } finally {
       client.close();
       peer.kill("SIGTERM");

@@ -1,5 +1,6 @@
 // node-coap as a server: node tests/peers/node_coap_server.mjs PORT
-// GET /temperature → 2.05 "21.5"; PUT /echo → 2.04 with the payload echoed; anything else 4.04.
+// GET /temperature → 2.05 "21.5"; GET /counter with Observe → a notification every 100 ms;
+// PUT /echo → 2.04 with the payload echoed; anything else 4.04.
 import coap from "coap";
 
 const port = Number(process.argv[2]);
@@ -8,6 +9,13 @@ const server = coap.createServer((request, response) => {
     response.code = "2.05";
     response.setOption("Content-Format", "text/plain");
     response.end("21.5");
+  } else if (request.url === "/counter" && request.method === "GET") {
+    let count = 0;
+    response.code = "2.05";
+    if (request.headers.Observe !== 0) return response.end(String(count));
+    response.write(String(count));
+    const ticker = setInterval(() => response.write(String(++count)), 100);
+    response.on("finish", () => clearInterval(ticker));
   } else if (request.url === "/echo" && request.method === "PUT") {
     response.code = "2.04";
     response.end(request.payload);

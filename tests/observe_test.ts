@@ -1,0 +1,336 @@
+// Observe (RFC 7641): the lab's every-5th-CON pattern read off the wire,
+// every way an observation ends, the newer-state-replaces-retransmission rule
+// and the client's freshness and re-registration rules on the virtual clock.
+import assert from "node:assert/strict";
+import {
+  type Address,
+  CoapClient,
+  CoapError,
+  CoapServer,
+  Code,
+  decode,
+  decodeUint,
+  encode,
+  encodeUint,
+  Endpoint,
+  MemoryLink,
+  type Message,
+  observable,
+  OptionNumber,
+  Site,
+  Type,
+  VirtualClock,
+} from "../src/mod.ts";
+import { bytes } from "./_hex.ts";
+
+const CLIENT: Address = { hostname: "10.0.0.1", port: 40000 };
+const SERVER: Address = { hostname: "10.0.0.2", port: 5683 };
+const TOKEN = "c0ffee01";
+/** CON GET /value, Observe = 0, token c0ffee01. */
+const REGISTER = (messageId: string) => `4401${messageId}${TOKEN}60` + "55" + "76616c7565";
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const observeOf = (m: Message) => {
+  const value = m.options.find((o) => o.number === OptionNumber.Observe)?.value;
+  return value === undefined ? undefined : decodeUint(value);
+};
+
+/** A raw UDP observer on 127.0.0.1 that records what it receives. */
+function rawSocket() {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const received: Message[] = [];
+  const reading = (async () => {
+    for await (const [data] of socket) received.push(decode(data));
+  })().catch(() => {});
+  return {
+    received,
+    send: (hex: string, port: number) =>
+      socket.send(bytes(hex), { transport: "udp", hostname: "127.0.0.1", port }),
+    close: async () => {
+      socket.close();
+      await reading;
+    },
+  };
+}
+
+function counterSite(conEvery = 5) {
+  let value = 0;
+  const resource = observable({ get: () => `${value}` }, { conEvery });
+  return {
+    site: new Site().add("value", resource),
+    step: () => {
+      value++;
+      resource.changed();
+    },
+  };
+}
+
+Deno.test("the lab's pattern on the wire: one token, fresh Message IDs, every 5th notification CON and ACKed, the rest NON", async () => {
+  const { site, step } = counterSite();
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+  const observer = rawSocket();
+  try {
+    await observer.send(REGISTER("0001"), server.address.port);
+    await pause(50);
+    for (let i = 1; i <= 10; i++) {
+      step();
+      // Each state waits for the previous notification, and for the ACK of a CON: a newer state
+      // arriving while a CON is unacknowledged would (rightly) replace it as a CON.
+      for (let wait = 0; observer.received.length < i + 1 && wait < 100; wait++) await pause(10);
+      const latest = observer.received.at(-1)!;
+      if (latest.type === Type.CON) {
+        await observer.send(`6000${latest.messageId.toString(16).padStart(4, "0")}`, server.address.port);
+        await pause(30);
+      }
+    }
+    await pause(50);
+    const [registration, ...notifications] = observer.received.filter((m) => m.code === Code.Content);
+    assert.equal(registration.type, Type.ACK);
+    assert.equal(observeOf(registration), 0);
+    assert.equal(notifications.length, 10, "each CON was ACKed, so none was retransmitted");
+    assert.ok(notifications.every((m) => m.token.every((byte, i) => byte === bytes(TOKEN)[i])));
+    assert.equal(new Set(notifications.map((m) => m.messageId)).size, 10);
+    assert.deepEqual(notifications.map((m) => m.type === Type.CON ? "CON" : "NON"), [
+      "NON",
+      "NON",
+      "NON",
+      "NON",
+      "CON",
+      "NON",
+      "NON",
+      "NON",
+      "NON",
+      "CON",
+    ]);
+    assert.deepEqual(notifications.map(observeOf), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(notifications.map((m) => new TextDecoder().decode(m.payload)), [
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "6",
+      "7",
+      "8",
+      "9",
+      "10",
+    ]);
+    assert.equal(server.observerCount, 1);
+  } finally {
+    await observer.close();
+    server.close();
+  }
+});
+
+Deno.test("an RST answering a NON notification, or a CON one, ends the observation", async () => {
+  for (const conEvery of [0, 1]) {
+    const { site, step } = counterSite(conEvery);
+    const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+    const observer = rawSocket();
+    try {
+      await observer.send(REGISTER("0002"), server.address.port);
+      await pause(50);
+      assert.equal(server.observerCount, 1);
+      step();
+      await pause(50);
+      const notification = observer.received.at(-1)!;
+      assert.equal(notification.type, conEvery === 1 ? Type.CON : Type.NON);
+      await observer.send(`7000${notification.messageId.toString(16).padStart(4, "0")}`, server.address.port);
+      await pause(50);
+      assert.equal(server.observerCount, 0);
+      step();
+      await pause(50);
+      assert.equal(observer.received.at(-1), notification, "no notification after the RST");
+    } finally {
+      await observer.close();
+      server.close();
+    }
+  }
+});
+
+Deno.test("leaving the loop deregisters with GET Observe=1", async () => {
+  const { site, step } = counterSite();
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+  const client = new CoapClient();
+  try {
+    const observation = await client.observe(`coap://127.0.0.1:${server.address.port}/value`);
+    assert.equal(observation.response.text(), "0");
+    assert.equal(server.observerCount, 1);
+    const ticker = setInterval(step, 20);
+    const seen: string[] = [];
+    for await (const notification of observation) {
+      seen.push(notification.text());
+      if (seen.length === 3) break;
+    }
+    clearInterval(ticker);
+    assert.deepEqual(seen, ["1", "2", "3"]);
+    assert.equal(server.observerCount, 0);
+    assert.equal(observation.active, false);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("an error from the GET handler ends the observation with that error, without Observe", async () => {
+  let broken = false;
+  const resource = observable({
+    get: () => {
+      if (broken) throw new CoapError(Code.NotFound, "sensor removed");
+      return "ok";
+    },
+  });
+  const server = new CoapServer(new Site().add("value", resource), { hostname: "127.0.0.1", port: 0 });
+  const client = new CoapClient();
+  try {
+    const observation = await client.observe(`coap://127.0.0.1:${server.address.port}/value`);
+    broken = true;
+    resource.changed();
+    const received = [];
+    for await (const notification of observation) received.push(notification);
+    assert.equal(received.length, 1);
+    assert.deepEqual([received[0].codeString, received[0].text()], ["4.04", "sensor removed"]);
+    assert.equal(received[0].option(OptionNumber.Observe), undefined);
+    assert.equal(server.observerCount, 0);
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+Deno.test("observer limits: beyond them, a GET with Observe gets a plain response", async () => {
+  const { site } = counterSite();
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0, observeLimits: { perPeer: 1 } });
+  const client = new CoapClient();
+  try {
+    const uri = `coap://127.0.0.1:${server.address.port}/value`;
+    const first = await client.observe(uri);
+    const second = await client.observe(uri);
+    assert.equal(first.active, true);
+    assert.equal(second.active, false);
+    assert.equal(second.response.codeString, "2.05");
+    assert.equal(server.observerCount, 1);
+    await first.cancel();
+  } finally {
+    client.close();
+    server.close();
+  }
+});
+
+/** A server on the in-memory link with a raw peer registered as an observer that never ACKs. */
+async function virtualObservation(conEvery: number) {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  const { site, step } = counterSite(conEvery);
+  const server = new CoapServer(site, { endpoint: new Endpoint(link.attach(SERVER), { clock, seed: 42 }) });
+  const peer = link.attach(CLIENT);
+  peer.listen(() => {});
+  peer.send([{ data: bytes(REGISTER("0003")), address: SERVER }]);
+  await clock.advance(10);
+  const notifications = () =>
+    link.log.filter((e) => e.to.port === CLIENT.port).map((e) => ({ at: e.at, ...decode(e.data) }))
+      .filter((m) => m.type === Type.CON);
+  return { clock, server, step, notifications };
+}
+
+Deno.test("a CON notification never ACKed: retransmitted MAX_RETRANSMIT times, then the observation ends", async () => {
+  const { clock, server, step, notifications } = await virtualObservation(1);
+  assert.equal(server.observerCount, 1);
+  step();
+  await clock.advance(100_000);
+  const sent = notifications();
+  assert.equal(sent.length, 5);
+  assert.ok(sent.every((m) => m.messageId === sent[0].messageId));
+  assert.equal(server.observerCount, 0);
+  server.close();
+});
+
+Deno.test("a newer state replaces the notification being retransmitted: new MID, same schedule (RFC 7641 §4.5.2)", async () => {
+  const { clock, server, step, notifications } = await virtualObservation(1);
+  step(); // value 1, sent at t = 10
+  await clock.advance(1000);
+  step(); // value 2 while value 1 is still unacknowledged
+  await clock.advance(100_000);
+  const sent = notifications();
+  const text = (m: Message) => new TextDecoder().decode(m.payload);
+  assert.deepEqual(sent.map(text), ["1", "2", "2", "2", "2", "2"]);
+  assert.notEqual(sent[1].messageId, sent[0].messageId);
+  assert.ok(sent.slice(1).every((m) => m.messageId === sent[1].messageId));
+  const firstTimeout = sent[2].at - sent[0].at;
+  assert.ok(
+    firstTimeout >= 2000 && firstTimeout <= 3000,
+    `the replacement kept the first schedule (${firstTimeout} ms)`,
+  );
+  assert.deepEqual(
+    sent.slice(2).map((m) => m.at - sent[0].at),
+    [1, 3, 7, 15].map((k) => k * firstTimeout),
+    "four retransmissions in all, on the original schedule",
+  );
+  assert.equal(server.observerCount, 0);
+  server.close();
+});
+
+/** Our client on the link, observing a raw server that sends whatever the test scripts. */
+async function scriptedServer() {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  const client = new CoapClient({ endpoint: new Endpoint(link.attach(CLIENT), { clock, seed: 7 }) });
+  const requests: Message[] = [];
+  const server = link.attach(SERVER);
+  server.listen((batch) => batch.forEach(({ data }) => requests.push(decode(data))));
+  const notify = (
+    sequence: number,
+    text: string,
+    maxAge = 60,
+    type: Type = Type.NON,
+    messageId = (0x100 + sequence) & 0xffff,
+  ) =>
+    server.send([{
+      data: encode({
+        type,
+        code: Code.Content,
+        messageId,
+        token: requests[0].token,
+        options: [
+          { number: OptionNumber.Observe, value: encodeUint(sequence) },
+          { number: OptionNumber.MaxAge, value: encodeUint(maxAge) },
+        ],
+        payload: new TextEncoder().encode(text),
+      }),
+      address: CLIENT,
+    }]);
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  return { clock, client, requests, notify, pending };
+}
+
+Deno.test("the client drops stale notifications by 24-bit sequence, and takes any after 128 s", async () => {
+  const { clock, client, requests, notify, pending } = await scriptedServer();
+  notify(5, "five", 600, Type.ACK, requests[0].messageId); // the piggybacked response to the registration
+  await clock.advance(5);
+  const observation = await pending;
+  assert.equal(observation.response.text(), "five");
+  const iterator = observation[Symbol.asyncIterator]();
+  notify(3, "three (older)");
+  notify(6, "six");
+  notify((1 << 24) - 1, "wrapped far back: older");
+  await clock.advance(5);
+  assert.equal((await iterator.next()).value?.text(), "six");
+  await clock.advance(130_000);
+  notify(2, "two, but 128 s later");
+  await clock.advance(5);
+  assert.equal((await iterator.next()).value?.text(), "two, but 128 s later");
+  client.close();
+});
+
+Deno.test("no notification within Max-Age: the client registers again with the same token", async () => {
+  const { clock, client, requests, notify, pending } = await scriptedServer();
+  notify(1, "first", 1, Type.ACK, requests[0].messageId);
+  await clock.advance(5);
+  await pending;
+  assert.equal(requests.length, 1);
+  await clock.advance(3500);
+  assert.equal(requests.length, 2);
+  assert.deepEqual(requests[1].token, requests[0].token);
+  assert.equal(observeOf(requests[1]), 0);
+  client.close();
+});
