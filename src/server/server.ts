@@ -30,6 +30,8 @@ const UNDERSTOOD = new Set<number>([
 ]);
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
+const SERVER_RETRANSMIT_SLOTS = 65536;
+
 const DEFAULT_CODES: Record<number, number> = {
   [Code.Get]: Code.Content,
   [Code.Fetch]: Code.Content,
@@ -98,10 +100,11 @@ export class CoapServer {
         error,
       );
     });
+    // A server may owe a CON notification to every observer at once: more slots than a client needs.
     this.endpoint = options.endpoint ??
       new Endpoint(
         udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 5683 }),
-        options,
+        { retransmitSlots: SERVER_RETRANSMIT_SLOTS, ...options },
       );
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
     this.#observers = new ObserveRegistry(
