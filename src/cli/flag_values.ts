@@ -27,3 +27,15 @@ export function secondsFlag(flag: string, text: string): number {
   }
   return value * 1000;
 }
+
+/**
+ * A block size: a power of two from 16 to 1024 (RFC 7959 §2.2).
+ * @example blockSizeFlag("64") // 64
+ */
+export function blockSizeFlag(text: string): number {
+  const value = Number(text);
+  if (![16, 32, 64, 128, 256, 512, 1024].includes(value)) {
+    throw new UsageError(`--block-size ${text}: expected 16, 32, 64, 128, 256, 512 or 1024`);
+  }
+  return value;
+}

@@ -5,14 +5,14 @@ import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import type { TraceEvent } from "../endpoint/trace.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { formatTraceLine } from "../tools/trace_line.ts";
-import { integerFlag, secondsFlag } from "./flag_values.ts";
+import { blockSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of the request commands. */
 export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
-    --timeout S  --ack-timeout S  --max-retransmit N  --json  --verbose
+    --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json  --verbose
     exit code: 0 for 2.xx, 1 for 4.xx/5.xx, 2 usage error, 3 timeout or reset`;
 
 const FLAGS = {
@@ -22,6 +22,7 @@ const FLAGS = {
   accept: { type: "string" },
   query: { type: "string", multiple: true },
   non: { type: "boolean" },
+  "block-size": { type: "string" },
   timeout: { type: "string" },
   "ack-timeout": { type: "string" },
   "max-retransmit": { type: "string" },
@@ -109,6 +110,7 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
         accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
         query: values.query,
         confirmable: !values.non,
+        blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
         timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
       });
       printResponse(response, values.json === true, performance.now() - started);

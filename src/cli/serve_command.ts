@@ -49,7 +49,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(
     `CoAP server listening on coap://${
       addressKey(server.address)
-    }  (/temperature, /led, /config, /.well-known/core)`,
+    }  (/temperature, /led, /config, /large, /upload, /.well-known/core)`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

@@ -7,7 +7,7 @@
 import { Code } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { encodeString, encodeUint } from "../message/option_value.ts";
+import { blockSize, decodeBlock, encodeBlock, encodeString, encodeUint } from "../message/option_value.ts";
 import {
   Endpoint,
   type EndpointOptions,
@@ -49,8 +49,10 @@ export interface RequestOptions {
   options?: CoapOption[];
   /** CON (default) or NON. */
   confirmable?: boolean;
-  /** Give up after this many ms; default MAX_TRANSMIT_WAIT. */
+  /** Give up after this many ms (each exchange of a block-wise transfer); default MAX_TRANSMIT_WAIT. */
   timeout?: number;
+  /** Block size for block-wise transfers, 16 … 1024 bytes (default 1024); given, it is asked for up front. */
+  blockSize?: number;
   /** Cancels the request. */
   signal?: AbortSignal;
 }
@@ -119,13 +121,26 @@ export class CoapClient {
     const target = await resolveCoapUri(uri);
     const endpoint = this.#endpointFor(target.address);
     const peer = endpoint.peer(target.address);
+    const szx = blockSzx(options.blockSize);
+    const payload = typeof options.payload === "string"
+      ? encodeString(options.payload)
+      : options.payload ?? EMPTY;
     const message: Outgoing = {
       code: METHOD_CODES[options.method ?? "GET"],
       token: this.#newToken(peer),
       options: [...target.options, ...requestOptions(options)],
-      payload: typeof options.payload === "string" ? encodeString(options.payload) : options.payload ?? EMPTY,
+      payload,
     };
-    return await this.#exchange(endpoint, peer, message, options);
+    const response = payload.length > blockSize(szx)
+      ? await this.#upload(endpoint, peer, message, szx, options)
+      // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller chose one.
+      : await this.#exchange(
+        endpoint,
+        peer,
+        options.blockSize === undefined ? message : withBlock2(message, 0, szx),
+        options,
+      );
+    return await this.#completeBlock2(endpoint, peer, message, response, options);
   }
 
   /**
@@ -176,6 +191,107 @@ export class CoapClient {
     });
     if (!observation.active) this.#pending.delete(key);
     return observation;
+  }
+
+  /** RFC 7959 §2.5: sends a large body in Block1 blocks, each after the previous one's 2.31 Continue. */
+  async #upload(
+    endpoint: Endpoint,
+    peer: Peer,
+    message: Outgoing,
+    szx: number,
+    options: RequestOptions,
+  ): Promise<CoapResponse> {
+    const body = message.payload;
+    // RFC 9175: a Request-Tag keeps this body apart from any other the client sends the same resource.
+    const tag = { number: OptionNumber.RequestTag, value: crypto.getRandomValues(new Uint8Array(4)) };
+    let offset = 0;
+    while (true) {
+      const size = blockSize(szx);
+      const num = offset / size;
+      const end = Math.min(offset + size, body.length);
+      const more = end < body.length;
+      const blockOptions: CoapOption[] = [tag, {
+        number: OptionNumber.Block1,
+        value: encodeBlock({ num, more, szx }),
+      }];
+      if (num === 0) blockOptions.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
+      const response = await this.#exchange(endpoint, peer, {
+        ...message,
+        token: this.#newToken(peer),
+        options: [...message.options, ...blockOptions],
+        payload: body.subarray(offset, end),
+      }, options);
+      if (response.code !== Code.Continue || !more) return response;
+      offset = end;
+      // The server may ask for smaller blocks in its 2.31 (§2.5); the offset stays a multiple of them.
+      const asked = response.option(OptionNumber.Block1);
+      if (asked !== undefined) szx = Math.min(szx, decodeBlock(asked).szx);
+    }
+  }
+
+  /**
+   * RFC 7959 §2.4: fetches the remaining Block2 blocks of a response and
+   * returns it whole, restarting if the ETag changes mid-way.
+   */
+  async #completeBlock2(
+    endpoint: Endpoint,
+    peer: Peer,
+    request: Outgoing,
+    first: CoapResponse,
+    options: RequestOptions,
+  ): Promise<CoapResponse> {
+    let response = first;
+    for (let restarts = 0; restarts <= MAX_BLOCK2_RESTARTS; restarts++) {
+      const option = response.option(OptionNumber.Block2);
+      if (!response.isSuccess || option === undefined) return response;
+      const start = decodeBlock(option);
+      if (!start.more && start.num === 0) return response;
+      const etag = hex(response.option(OptionNumber.ETag));
+      const parts = [response.payload];
+      let block = start;
+      let changed = false;
+      // Later blocks are plain GETs: no Observe, no body (RFC 7959 §2.4, RFC 7641 §2).
+      const follow = {
+        ...request,
+        code: request.code === Code.Fetch ? Code.Fetch : Code.Get,
+        payload: EMPTY,
+      };
+      follow.options = follow.options.filter((o) =>
+        o.number !== OptionNumber.Observe && o.number !== OptionNumber.Block1
+      );
+      while (block.more) {
+        const next = await this.#exchange(
+          endpoint,
+          peer,
+          withBlock2({ ...follow, token: this.#newToken(peer) }, block.num + 1, block.szx),
+          options,
+        );
+        const nextOption = next.option(OptionNumber.Block2);
+        if (!next.isSuccess || nextOption === undefined) return next;
+        if (hex(next.option(OptionNumber.ETag)) !== etag) {
+          changed = true;
+          break;
+        }
+        block = decodeBlock(nextOption);
+        parts.push(next.payload);
+      }
+      if (!changed) {
+        const whole = concat(parts);
+        return new CoapResponse({
+          ...response.message,
+          options: response.message.options.filter((o) => o.number !== OptionNumber.Block2),
+          payload: whole,
+        }, response.peer);
+      }
+      // The representation changed under us: start over from block 0.
+      response = await this.#exchange(
+        endpoint,
+        peer,
+        withBlock2({ ...follow, token: this.#newToken(peer) }, 0, start.szx),
+        options,
+      );
+    }
+    throw new Error(`the representation kept changing during a block-wise transfer from ${peer.key}`);
   }
 
   /**
@@ -270,6 +386,38 @@ export class CoapClient {
 
 const EMPTY = new Uint8Array(0);
 const OBSERVE_DEREGISTER = Uint8Array.of(1);
+const DEFAULT_BLOCK_SZX = 6;
+const MAX_BLOCK2_RESTARTS = 3;
+
+/** The size exponent for a block size of 16 … 1024 bytes (default 1024). */
+function blockSzx(size: number | undefined): number {
+  if (size === undefined) return DEFAULT_BLOCK_SZX;
+  const szx = Math.log2(size) - 4;
+  if (!Number.isInteger(szx) || szx < 0 || szx > 6) {
+    throw new RangeError(`block size ${size} is not 16, 32, … 1024`);
+  }
+  return szx;
+}
+
+function withBlock2(message: Outgoing, num: number, szx: number): Outgoing {
+  const options = message.options.filter((o) => o.number !== OptionNumber.Block2);
+  options.push({ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) });
+  return { ...message, options };
+}
+
+function hex(bytes: Uint8Array | undefined): string {
+  return bytes === undefined ? "" : Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
+}
 
 /** RFC 7641 §3.6: the same GET with Observe = 1 deregisters. */
 function deregistering(option: CoapOption): CoapOption {

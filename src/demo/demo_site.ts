@@ -7,6 +7,7 @@ import { Code } from "../message/code.ts";
 import { ContentFormat } from "../message/content_format.ts";
 import { CoapError } from "../server/coap_error.ts";
 import type { CoapRequest } from "../server/request.ts";
+import type { ResponseInit } from "../server/resource.ts";
 import { observable, type ObservableResource } from "../server/observe.ts";
 import { Site } from "../server/site.ts";
 
@@ -28,6 +29,23 @@ export interface DemoSite {
   stop(): void;
 }
 
+/** /large: numbered lines of text, about 4 KB, so a GET takes several 1024-byte blocks. */
+const LARGE_TEXT = Array.from(
+  { length: 64 },
+  (_, i) => `${String(i + 1).padStart(2, "0")} CoAP moves big representations in blocks (RFC 7959).`,
+).join("\n") + "\n";
+
+/** "<bytes> bytes, sha256 <hex>" of an upload, as /upload answers it. */
+async function digest(body: Uint8Array): Promise<ResponseInit> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>));
+  const hex = Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return {
+    code: Code.Changed,
+    payload: `${body.length} bytes, sha256 ${hex}`,
+    contentFormat: ContentFormat.TextPlain,
+  };
+}
+
 /** A reading that drifts slowly around 22 °C, plus the offset a PUT set. */
 function simulatedTemperature(ms: number, offset: number): string {
   const drift = 1.5 * Math.sin(ms / 60_000) + 0.3 * Math.sin(ms / 7_000);
@@ -43,7 +61,7 @@ function requireText(request: CoapRequest): string {
 }
 
 /**
- * Builds the demo site: /temperature (observable), /led and /config.
+ * Builds the demo site: /temperature (observable), /led, /config, /large (block-wise) and /upload (Block1).
  * @example new CoapServer(demoSite({ log: console.log, driftEvery: 2000 }).site, { port: 5683 });
  */
 export function demoSite(options: DemoOptions = {}): DemoSite {
@@ -129,6 +147,18 @@ export function demoSite(options: DemoOptions = {}): DemoSite {
         log("config deleted");
         return { code: Code.Deleted };
       },
+    });
+  site
+    .add("large", {
+      title: "A few KB of text (block-wise)",
+      ct: ContentFormat.TextPlain,
+      sz: LARGE_TEXT.length,
+      get: () => LARGE_TEXT,
+    })
+    .add("upload", {
+      title: "Block1 upload: answers size and SHA-256",
+      put: (request) => digest(request.payload),
+      post: (request) => digest(request.payload),
     });
   return { site, temperature, stop: () => clearInterval(timer) };
 }

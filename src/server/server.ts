@@ -18,6 +18,8 @@ import { wellKnownCore } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource, type ResponseInit } from "./resource.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
+import { Blockwise } from "./blockwise.ts";
+import { exchangeLifetime } from "../endpoint/params.ts";
 import type { Site } from "./site.ts";
 
 /** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
@@ -27,10 +29,13 @@ const UNDERSTOOD = new Set<number>([
   OptionNumber.UriPath,
   OptionNumber.UriQuery,
   OptionNumber.Accept,
+  OptionNumber.Block1,
+  OptionNumber.Block2,
 ]);
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
 const SERVER_RETRANSMIT_SLOTS = 65536;
+const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 
 const DEFAULT_CODES: Record<number, number> = {
   [Code.Get]: Code.Content,
@@ -71,6 +76,8 @@ export interface ServerOptions extends EndpointOptions {
   onError?: (error: unknown, request?: CoapRequest) => void;
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
+  /** Largest request body reassembled from Block1 blocks (bytes, default 2 MiB); beyond it, 4.13. */
+  maxBodySize?: number;
   /** Observer limits (RFC 7641 §4.1); beyond them a GET with Observe gets a plain response. */
   observeLimits?: Partial<ObserveLimits>;
 }
@@ -89,6 +96,7 @@ export class CoapServer {
   readonly #onLog?: (entry: RequestLogEntry) => void;
   readonly #onError: (error: unknown, request?: CoapRequest) => void;
   readonly #observers: ObserveRegistry;
+  readonly #blockwise: Blockwise;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
@@ -107,9 +115,13 @@ export class CoapServer {
         { retransmitSlots: SERVER_RETRANSMIT_SLOTS, ...options },
       );
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
+    this.#blockwise = new Blockwise(
+      options.maxBodySize ?? DEFAULT_MAX_BODY,
+      exchangeLifetime(this.endpoint.parameters),
+    );
     this.#observers = new ObserveRegistry(
       this.endpoint,
-      (request) => Promise.resolve(this.#render(request, this.#site.find(request.path))),
+      (request) => Promise.resolve(this.#renderBlock(request, this.#site.find(request.path))),
       { perResource: 16384, perPeer: 64, ...options.observeLimits },
     );
   }
@@ -148,10 +160,21 @@ export class CoapServer {
       const response = errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8");
       return this.#answer(inbound, response, started, false);
     }
-    const request = new CoapRequest(message, inbound.peer.address, path, query);
+    const received = new CoapRequest(message, inbound.peer.address, path, query);
+    const upload = this.#blockwise.receive(inbound.peer, received, started);
+    if ("answer" in upload) return this.#answer(inbound, upload.answer, started, false);
+    // With Block1 the handler sees the whole body, and the final response acknowledges the last block.
+    const request = upload.lastBlock.length === 0
+      ? received
+      : new CoapRequest({ ...message, payload: upload.body }, inbound.peer.address, path, query);
+    const finish = (response: Outgoing) =>
+      upload.lastBlock.length === 0 ? response : {
+        ...response,
+        options: [...response.options, { number: OptionNumber.Block1, value: upload.lastBlock }],
+      };
     const resource = this.#site.find(path);
     let separate = false;
-    const rendered = this.#render(request, resource);
+    const rendered = this.#renderBlock(request, resource);
     if (rendered instanceof Promise) {
       const timer = this.endpoint.clock.setTimer(() => {
         // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
@@ -160,11 +183,24 @@ export class CoapServer {
       }, this.#separateDelay);
       rendered.then((response) => {
         this.endpoint.clock.cancel(timer);
-        this.#answer(inbound, this.#observed(inbound, request, resource, response), started, separate);
+        this.#answer(
+          inbound,
+          finish(this.#observed(inbound, request, resource, response)),
+          started,
+          separate,
+        );
       });
     } else {
-      this.#answer(inbound, this.#observed(inbound, request, resource, rendered), started, false);
+      this.#answer(inbound, finish(this.#observed(inbound, request, resource, rendered)), started, false);
     }
+  }
+
+  /** The handler's response, cut to the Block2 block the request asks for (or the first, when too large). */
+  #renderBlock(request: CoapRequest, resource: Resource | undefined): Outgoing | Promise<Outgoing> {
+    const rendered = this.#render(request, resource);
+    return rendered instanceof Promise
+      ? rendered.then((response) => this.#blockwise.slice(request, response))
+      : this.#blockwise.slice(request, rendered);
   }
 
   /** A GET's response, after the Observe option has registered or deregistered its client. */
