@@ -171,12 +171,13 @@ export class CoapClient {
     };
     const key = pendingKey(peer, register.token);
     let observation: Observation | undefined;
-    const first = await this.#exchange(
-      endpoint,
-      peer,
-      register,
-      options,
-      (response) => observation?.deliver(response),
+    const complete = (response: CoapResponse) =>
+      this.#completeBlock2(endpoint, peer, register, response, options);
+    const first = await complete(
+      await this.#exchange(endpoint, peer, register, options, (notification) => {
+        // RFC 7959 §2.6: a notification larger than a block is completed with plain block-wise GETs.
+        complete(notification).then((whole) => observation?.deliver(whole), () => {});
+      }),
     );
     observation = new Observation(first, {
       clock: endpoint.clock,
