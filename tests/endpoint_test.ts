@@ -219,13 +219,17 @@ Deno.test("a slow handler: empty ACK first, then the response as a CON with the 
   server.close();
 });
 
-Deno.test("a response whose token matches no request is rejected with RST", async () => {
+Deno.test("a response or notification whose token matches no request is rejected with RST", async () => {
   const clock = new VirtualClock();
   const link = new MemoryLink(clock);
   const client = new CoapClient({ endpoint: new Endpoint(link.attach(CLIENT), { clock, seed: 2 }) });
   const server = rawPeer(link, SERVER);
   server.send("4245 7777 0102 ff6869", CLIENT); // CON 2.05, token 0102, nobody asked
+  server.send("5245 7778 0102 6101 ff6869", CLIENT); // NON notification (Observe 1), token 0102
   await clock.advance(10);
-  assert.deepEqual(server.received.map((m) => [m.type, m.messageId]), [[Type.RST, 0x7777]]);
+  assert.deepEqual(server.received.map((m) => [m.type, m.messageId]), [[Type.RST, 0x7777], [
+    Type.RST,
+    0x7778,
+  ]]);
   client.close();
 });

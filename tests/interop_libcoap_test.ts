@@ -134,3 +134,58 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...needs("libcoap coap-client-notls -b 64: our /large whole, a block-wise PUT to /upload", [
+    "coap-client-notls",
+  ], LIBCOAP),
+  async fn() {
+    const demo = demoSite();
+    const server = new CoapServer(demo.site, { hostname: "127.0.0.1", port: 0 });
+    const client = new CoapClient();
+    const file = await Deno.makeTempFile();
+    try {
+      const base = `coap://127.0.0.1:${server.address.port}`;
+      const large = await coapClient("-b", "64", "-m", "get", `${base}/large`);
+      assert.equal(large.code, 0, large.stderr);
+      // libcoap ends what it prints with a newline of its own.
+      assert.equal(large.stdout.trimEnd(), (await client.get(`${base}/large`)).text().trimEnd());
+      const body = new Uint8Array(50_000).map((_, i) => (i * 7) & 0xff);
+      await Deno.writeFile(file, body);
+      const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+      const hex = Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
+      const uploaded = await coapClient("-b", "64", "-m", "put", "-f", file, `${base}/upload`);
+      assert.equal(uploaded.code, 0, uploaded.stderr);
+      assert.equal(uploaded.stdout.trim(), `50000 bytes, sha256 ${hex}`);
+    } finally {
+      await Deno.remove(file);
+      client.close();
+      server.close();
+      demo.stop();
+    }
+  },
+});
+
+Deno.test({
+  ...needs(
+    "our client's Block1 PUT and Block2 GET against libcoap's /example_data",
+    ["coap-server-notls"],
+    LIBCOAP,
+  ),
+  async fn() {
+    const port = freeUdpPort();
+    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
+    const client = new CoapClient();
+    try {
+      await waitForCoap(port);
+      const body = "block-wise interop ".repeat(400);
+      const put = await client.put(`coap://127.0.0.1:${port}/example_data`, body, { blockSize: 256 });
+      assert.ok(put.isSuccess, put.codeString);
+      const got = await client.get(`coap://127.0.0.1:${port}/example_data`, { blockSize: 128 });
+      assert.equal(got.text(), body);
+    } finally {
+      client.close();
+      await peer.stop();
+    }
+  },
+});

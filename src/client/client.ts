@@ -369,8 +369,8 @@ export class CoapClient {
   #receive(endpoint: Endpoint, inbound: Inbound): void {
     const pending = this.#pending.get(pendingKey(inbound.peer, inbound.message.token));
     if (pending === undefined) {
-      // RFC 7252 §5.3.2: a response that matches no open request is rejected (RST if it was a CON).
-      endpoint.reject(inbound);
+      // RFC 7252 §5.3.2, RFC 7641 §3.6: a response matching no open request or observation gets RST.
+      endpoint.reject(inbound, true);
       return;
     }
     endpoint.acknowledge(inbound);

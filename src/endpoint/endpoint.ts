@@ -230,9 +230,15 @@ export class Endpoint {
     this.#reply(inbound, emptyMessage(Type.ACK, inbound.message.messageId));
   }
 
-  /** Rejects an inbound message: RST for a CON, silence for a NON (RFC 7252 §4.2, §4.3). */
-  reject(inbound: Inbound): void {
-    if (inbound.message.type !== Type.CON) return;
+  /**
+   * Rejects an inbound message: RST for a CON, silence for a NON (RFC 7252
+   * §4.2, §4.3) unless `resetNonConfirmable`, which the client uses so a server
+   * stops sending notifications nobody wants (RFC 7641 §3.6).
+   */
+  reject(inbound: Inbound, resetNonConfirmable = false): void {
+    if (inbound.message.type !== Type.CON && !(resetNonConfirmable && inbound.message.type === Type.NON)) {
+      return;
+    }
     this.#reply(inbound, emptyMessage(Type.RST, inbound.message.messageId));
   }
 
