@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
   uint64_t first = 0, last = 0, deadline = now_us() + WAIT_LIMIT_US;
   struct epoll_event events[512];
   uint8_t buffer[1500];
-  uint64_t next_registration_round = 0, last_new_registration = now_us();
+  uint64_t next_registration_round = 0, last_new_registration = now_us(), last_arrival = now_us();
   int registration_rounds = 0;
   while (now_us() < deadline && (!measuring || reached < registered)) {
     // (Re)send registrations to observers not yet answered: a burst can overflow the server's socket buffer.
@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
         }
         long sequence = observe_value(buffer, size);
         if (sequence < 0) continue;
+        uint64_t previous_arrival = last_arrival;
+        last_arrival = now_us();
         if (last_sequence[i] < 0) {
           registered++;
           last_new_registration = now_us();
@@ -118,7 +120,8 @@ int main(int argc, char **argv) {
           // one for 2 s): until every registered observer has had a notification. Servers number
           // notifications per resource or per observation, so any new number counts.
           int settled = registered == n || now_us() - last_new_registration > 2000000;
-          if (!measuring && settled) { measuring = 1; first = now_us(); }
+          // Armed only after a quiet spell, so the measured round is one that starts after settling.
+          if (!measuring && settled && last_arrival - previous_arrival > 300000) { measuring = 1; first = now_us(); }
           if (measuring && !reached_flag[i]) { reached_flag[i] = 1; reached++; last = now_us(); }
         }
         last_sequence[i] = sequence;
