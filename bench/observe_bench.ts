@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CoapClient } from "../src/mod.ts";
+import { freeUdpPort, waitForCoap } from "../tests/_peers.ts";
 
 const { values } = parseArgs({
   options: { json: { type: "boolean" }, observers: { type: "string", default: "10000" } },
@@ -47,30 +47,6 @@ const servers: Server[] = [
   },
 ];
 
-function freePort(): number {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (socket.addr as Deno.NetAddr).port;
-  socket.close();
-  return port;
-}
-
-async function answers(port: number, path: string): Promise<boolean> {
-  const client = new CoapClient();
-  try {
-    for (let attempt = 0; attempt < 40; attempt++) {
-      try {
-        await client.get(`coap://127.0.0.1:${port}/${path}`, { timeout: 250 });
-        return true;
-      } catch {
-        // not up yet
-      }
-    }
-    return false;
-  } finally {
-    client.close();
-  }
-}
-
 const tool = `${root}build/observers`;
 await Deno.mkdir(`${root}build`, { recursive: true });
 const compiled = await new Deno.Command("gcc", { args: ["-O2", "-o", tool, `${root}bench/observers.c`] })
@@ -87,7 +63,7 @@ type Row = {
 };
 const rows: Row[] = [];
 for (const server of servers) {
-  const port = freePort();
+  const port = freeUdpPort();
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(server.command, { args: server.args(port), stdout: "null", stderr: "null" })
@@ -97,7 +73,7 @@ for (const server of servers) {
     continue;
   }
   try {
-    if (!(await answers(port, server.path))) {
+    if (!(await waitForCoap(port).then(() => true, () => false))) {
       rows.push({ name: server.name, skipped: "did not answer within 10 s" });
       continue;
     }

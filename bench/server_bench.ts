@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CoapClient } from "../src/mod.ts";
+import { freeUdpPort, hasCommand, waitForCoap } from "../tests/_peers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -35,16 +35,6 @@ interface Server {
   missing?: string;
 }
 
-function onPath(command: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((directory) => {
-    try {
-      return Deno.statSync(`${directory}/${command}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 const OURS = "deno-coap (ours)";
 const servers: Server[] = [
   {
@@ -66,7 +56,7 @@ const servers: Server[] = [
     command: "coap-server-notls",
     args: (port) => ["-A", "127.0.0.1", "-p", `${port}`],
     path: "time",
-    missing: onPath("coap-server-notls")
+    missing: hasCommand("coap-server-notls")
       ? undefined
       : "coap-server-notls not installed (apt package libcoap3-bin)",
   },
@@ -75,7 +65,7 @@ const servers: Server[] = [
     command: "node",
     args: (port) => [`${root}tests/peers/node_coap_server.mjs`, `${port}`],
     path: "temperature",
-    missing: onPath("node") ? undefined : "node not installed",
+    missing: hasCommand("node") ? undefined : "node not installed",
   },
 ];
 
@@ -88,30 +78,6 @@ async function compile(source: string, output: string): Promise<string> {
   return binary;
 }
 
-function freePort(): number {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (socket.addr as Deno.NetAddr).port;
-  socket.close();
-  return port;
-}
-
-async function waitForCoap(port: number, path: string): Promise<boolean> {
-  const client = new CoapClient();
-  try {
-    for (let attempt = 0; attempt < 40; attempt++) {
-      try {
-        await client.get(`coap://127.0.0.1:${port}/${path}`, { timeout: 250 });
-        return true;
-      } catch {
-        // not up yet
-      }
-    }
-    return false;
-  } finally {
-    client.close();
-  }
-}
-
 interface Running {
   server: Server;
   port: number;
@@ -120,10 +86,10 @@ interface Running {
 
 async function start(server: Server): Promise<Running | string> {
   if (server.missing) return server.missing;
-  const port = freePort();
+  const port = freeUdpPort();
   const child = new Deno.Command(server.command, { args: server.args(port), stdout: "null", stderr: "null" })
     .spawn();
-  if (await waitForCoap(port, server.path)) return { server, port, child };
+  if (await waitForCoap(port).then(() => true, () => false)) return { server, port, child };
   child.kill("SIGKILL");
   await child.status;
   return "did not answer within 10 s";
@@ -171,7 +137,7 @@ const loadgen = await compile("loadgen.c", "loadgen");
 const cEcho = await compile("udp_echo.c", "udp_echo");
 
 // The generator's ceiling: the same load against a C server doing no more than the echo.
-const ceilingPort = freePort();
+const ceilingPort = freeUdpPort();
 const ceilingServer = new Deno.Command(cEcho, { args: [`${ceilingPort}`] }).spawn();
 await new Promise((resolve) => setTimeout(resolve, 200));
 const ceiling = await load(loadgen, ceilingPort, "temperature", seconds);

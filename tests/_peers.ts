@@ -1,4 +1,4 @@
-/** Helpers for tests that run real peers (libcoap, node-coap) as processes. */
+/** Helpers for tests and benchmarks that run real peers (libcoap, node-coap) as processes. */
 
 /** Whether `name` is an executable on PATH. */
 export function hasCommand(name: string): boolean {

@@ -32,18 +32,20 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError(`unexpected argument "${positionals[0]}"\nusage: ${SERVE_USAGE}`);
   }
   const quiet = values.quiet === true;
+  const demo = demoSite({
+    log: quiet ? undefined : (line) => console.log(`  ${line}`),
+    driftEvery: DRIFT_EVERY_MS,
+  });
   let server: CoapServer;
   try {
-    const { site } = demoSite({
-      log: quiet ? undefined : (line) => console.log(`  ${line}`),
-      driftEvery: DRIFT_EVERY_MS,
-    });
-    server = new CoapServer(site, {
+    server = new CoapServer(demo.site, {
       hostname: values.host,
       port: portFlag("port", values.port),
       onLog: quiet ? undefined : (entry) => console.log(logLine(entry)),
     });
   } catch (error) {
+    demo.stop();
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
   console.log(
@@ -51,11 +53,17 @@ export async function serveCommand(args: string[]): Promise<number> {
       addressKey(server.address)
     }  (/temperature, /led, /config, /large, /upload, /.well-known/core)`,
   );
+  // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+    const stop = () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+      resolve();
+    };
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
   });
+  demo.stop();
   server.close();
   return 0;
 }

@@ -170,6 +170,8 @@ export class CoapClient {
       payload: EMPTY,
     };
     const key = pendingKey(peer, register.token);
+    // Assigned once the first response is in; notifications arriving earlier have nowhere to go yet.
+    // deno-lint-ignore prefer-const
     let observation: Observation | undefined;
     const complete = (response: CoapResponse) =>
       this.#completeBlock2(endpoint, peer, register, response, options);

@@ -19,6 +19,9 @@ import {
 import type { Outgoing, Peer } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
 
+// Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
+const EMPTY = new Uint8Array(0);
+
 /** SZX 6: 1024-byte blocks, the largest RFC 7959 allows outside BERT. */
 export const DEFAULT_BLOCK_SZX = 6;
 
@@ -53,7 +56,7 @@ export class Blockwise {
   receive(peer: Peer, request: CoapRequest, now: number): Block1Outcome {
     const option = request.option(OptionNumber.Block1);
     const { token } = request.message;
-    if (option === undefined) return { body: request.payload, lastBlock: new Uint8Array() };
+    if (option === undefined) return { body: request.payload, lastBlock: EMPTY };
     this.#forgetIdle(now);
     const block = decodeBlock(option);
     const size = blockSize(block.szx);
@@ -95,7 +98,7 @@ export class Blockwise {
           code: Code.Continue,
           token,
           options: [{ number: OptionNumber.Block1, value: encodeBlock(block) }],
-          payload: new Uint8Array(),
+          payload: EMPTY,
         },
       };
     }
@@ -163,7 +166,7 @@ export class Blockwise {
 
 /** One upload per client, method, resource and Request-Tag (RFC 9175), so concurrent transfers stay apart. */
 function uploadKey(peer: Peer, request: CoapRequest): string {
-  const tag = request.option(OptionNumber.RequestTag) ?? new Uint8Array();
+  const tag = request.option(OptionNumber.RequestTag) ?? EMPTY;
   return `${peer.key} ${request.message.code} /${request.path.join("/")} ${Array.from(tag).join(".")}`;
 }
 

@@ -35,6 +35,8 @@ const UNDERSTOOD = new Set<number>([
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
 const SERVER_RETRANSMIT_SLOTS = 65536;
+// Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
+const EMPTY = new Uint8Array(0);
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 
 const DEFAULT_CODES: Record<number, number> = {
@@ -285,9 +287,7 @@ export class CoapServer {
     if (init.maxAge !== undefined) {
       options.push({ number: OptionNumber.MaxAge, value: encodeUint(init.maxAge) });
     }
-    const payload = typeof init.payload === "string"
-      ? encodeString(init.payload)
-      : init.payload ?? new Uint8Array();
+    const payload = typeof init.payload === "string" ? encodeString(init.payload) : init.payload ?? EMPTY;
     return { code, token: request.message.token, options: [...options, ...(init.options ?? [])], payload };
   }
 
