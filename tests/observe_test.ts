@@ -226,10 +226,10 @@ async function virtualObservation(conEvery: number) {
   peer.listen(() => {});
   peer.send([{ data: bytes(REGISTER("0003")), address: SERVER }]);
   await clock.advance(10);
-  const notifications = () =>
-    link.log.filter((e) => e.to.port === CLIENT.port).map((e) => ({ at: e.at, ...decode(e.data) }))
-      .filter((m) => m.type === Type.CON);
-  return { clock, server, step, notifications };
+  const sent = () =>
+    link.log.filter((e) => e.to.port === CLIENT.port).map((e) => ({ at: e.at, ...decode(e.data) }));
+  const notifications = () => sent().filter((m) => m.type === Type.CON);
+  return { clock, server, step, notifications, sent };
 }
 
 Deno.test("a CON notification never ACKed: retransmitted MAX_RETRANSMIT times, then the observation ends", async () => {
@@ -333,4 +333,21 @@ Deno.test("no notification within Max-Age: the client registers again with the s
   assert.deepEqual(requests[1].token, requests[0].token);
   assert.equal(observeOf(requests[1]), 0);
   client.close();
+});
+
+Deno.test("even with an all-NON policy, a notification is Confirmable once 24 hours have passed (RFC 7641 §4.5)", async () => {
+  const { clock, server, step, sent } = await virtualObservation(0);
+  const hour = 60 * 60 * 1000;
+  step();
+  await clock.advance(hour);
+  step();
+  await clock.advance(23 * hour);
+  step();
+  await clock.advance(10);
+  const types = sent().filter((m) => observeOf(m) !== undefined && m.code === Code.Content).map((m) =>
+    m.type
+  );
+  // The registration's ACK, two NONs within the day, then a CON at 24 h.
+  assert.deepEqual(types, [Type.ACK, Type.NON, Type.NON, Type.CON]);
+  server.close();
 });
