@@ -8,12 +8,20 @@ set -u
 TOOLS="
 coap-client-notls libcoap3-bin
 coap-server-notls libcoap3-bin
+wasm2c wabt
+riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
+qemu-system-riscv32 qemu-system-misc
+/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs picolibc-riscv64-unknown-elf
 "
 
 missing_packages=()
 while read -r command package; do
   [ -z "$command" ] && continue
-  command -v "$command" >/dev/null 2>&1 && continue
+  # A path names a file a package installs (picolibc has no command); anything else is a command.
+  case "$command" in
+    /*) [ -e "$command" ] && continue ;;
+    *) command -v "$command" >/dev/null 2>&1 && continue ;;
+  esac
   case " ${missing_packages[*]-} " in *" $package "*) ;; *) missing_packages+=("$package") ;; esac
 done <<<"$TOOLS"
 

@@ -4,7 +4,7 @@
  * instances for their tables (exchange_core.ts).
  * @module
  */
-import * as core from "./core.wasm";
+import { coreModule } from "./core_module.js";
 import {
   HEADER_OFFSET,
   HEADER_SLOTS,
@@ -16,12 +16,34 @@ import {
   TX_OFFSET,
 } from "../../core-as/layout.ts";
 
+/** The core's exports the host calls (core-as/index.ts). */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  sharedBase(): number;
+  decode(length: number): number;
+  encode(): number;
+  uintLength(value: number): number;
+  writeUint(at: number, value: number): number;
+  readUint(at: number, length: number): number;
+  blockValue(num: number, more: number, szx: number): number;
+  blockNum(value: number): number;
+  blockMore(value: number): number;
+  blockSzx(value: number): number;
+  blockSize(szx: number): number;
+  optionIsCritical(number: number): number;
+  optionIsUnsafe(number: number): number;
+  optionIsNoCacheKey(number: number): number;
+}
+
+// Only the source-phase import is used, also here: Deno failed to resolve "./core.wasm" when the same
+// file was imported both as a module instance and as a module source in one graph.
+const core = new WebAssembly.Instance(coreModule).exports as unknown as CoreExports;
 const base = core.sharedBase();
 // This instance never grows its memory (no tables are sized in it), so views made once stay valid.
-const buffer = (core.memory as WebAssembly.Memory).buffer;
+const buffer = core.memory.buffer;
 
 /** The core's exported functions. */
-export const wasm = core;
+export const wasm: CoreExports = core;
 /** All of linear memory, for copying datagrams in and out. */
 export const memoryBytes: Uint8Array = new Uint8Array(buffer);
 /** Header slots (i32), indexed by the SLOT_* constants. */

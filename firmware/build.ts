@@ -1,0 +1,111 @@
+/**
+ * `deno task firmware`: translates src/core/core.wasm to C with wasm2c, builds
+ * the RV32IMC firmware around it for QEMU's virt machine, embeds the SHA-256
+ * of the .wasm it translated, and prints RAM use against the 400 KiB budget
+ * (the link itself fails when over). Output in build/firmware/.
+ * @module
+ */
+import * as layout from "../core-as/layout.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const out = `${root}build/firmware`;
+const TOOLS: [string, string][] = [
+  ["wasm2c", "wabt"],
+  ["riscv64-unknown-elf-gcc", "gcc-riscv64-unknown-elf"],
+  ["riscv64-unknown-elf-size", "binutils-riscv64-unknown-elf"],
+];
+const PICOLIBC_SPECS = "/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs";
+const RAM_BUDGET = 400 * 1024;
+/** Debian's wasm2c runtime header, which the generated code includes; copied alone, as the rest of /usr/include is the host's libc. */
+const WASM_RT_HEADER = "/usr/include/wasm-rt.h";
+
+async function run(command: string, args: string[]): Promise<string> {
+  const result = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder();
+  if (!result.success) throw new Error(`${command} failed:\n${text.decode(result.stderr)}`);
+  return text.decode(result.stdout);
+}
+
+function missingTools(): string[] {
+  const path = (Deno.env.get("PATH") ?? "").split(":");
+  const has = (command: string) =>
+    path.some((directory) => {
+      try {
+        return Deno.statSync(`${directory}/${command}`).isFile;
+      } catch {
+        return false;
+      }
+    });
+  const missing = TOOLS.filter(([command]) => !has(command)).map(([command, pkg]) =>
+    `${command} (apt package ${pkg})`
+  );
+  try {
+    Deno.statSync(PICOLIBC_SPECS);
+  } catch {
+    missing.push("picolibc (apt package picolibc-riscv64-unknown-elf)");
+  }
+  return missing;
+}
+
+/** layout.ts's numbers as C #defines: one source for both sides of the boundary. */
+function layoutHeader(): string {
+  const lines = Object.entries(layout).map(([name, value]) => `#define ${name} ${value}u`);
+  return `/* Generated from core-as/layout.ts by firmware/build.ts. */\n#ifndef LAYOUT_H\n#define LAYOUT_H\n${
+    lines.join("\n")
+  }\n#endif\n`;
+}
+
+const missing = missingTools();
+if (missing.length > 0) {
+  console.error(`error: cannot build the firmware, missing: ${missing.join(", ")}`);
+  Deno.exit(2);
+}
+await Deno.mkdir(out, { recursive: true });
+const wasm = await Deno.readFile(`${root}src/core/core.wasm`);
+const sha256 = Array.from(
+  new Uint8Array(await crypto.subtle.digest("SHA-256", wasm)),
+  (b) => b.toString(16).padStart(2, "0"),
+)
+  .join("");
+await run("wasm2c", [`${root}src/core/core.wasm`, "-o", `${out}/core.c`]);
+await Deno.writeTextFile(`${out}/layout.h`, layoutHeader());
+await Deno.copyFile(WASM_RT_HEADER, `${out}/wasm-rt.h`);
+await Deno.writeTextFile(`${out}/core_sha256.c`, `const char CORE_WASM_SHA256[] = "${sha256}";\n`);
+const elf = `${out}/firmware.elf`;
+await run("riscv64-unknown-elf-gcc", [
+  "-march=rv32imc",
+  "-mabi=ilp32",
+  `--specs=${PICOLIBC_SPECS}`,
+  "-nostartfiles",
+  // wasm2c output wants -DNDEBUG; -O2 beats -Os 2.5-3x on it (DESIGN.md).
+  "-O2",
+  "-DNDEBUG",
+  "-ffunction-sections",
+  "-Wl,--gc-sections",
+  // One RAM region holds code and data on this target; the pages are kept apart by link.ld.
+  "-Wl,--no-warn-rwx-segments",
+  `-T${root}firmware/link.ld`,
+  `-I${out}`,
+  `-I${root}firmware`,
+  "-o",
+  elf,
+  `${root}firmware/start.S`,
+  `${root}firmware/main.c`,
+  `${root}firmware/uart.c`,
+  `${root}firmware/wasm_rt_static.c`,
+  `${out}/core.c`,
+  `${out}/core_sha256.c`,
+]);
+const [, sizes] = (await run("riscv64-unknown-elf-size", [elf])).trim().split("\n");
+const [text, data, bss] = sizes.trim().split(/\s+/).map(Number);
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+console.log(`firmware ${elf}`);
+console.log(`core.wasm sha256 ${sha256}`);
+console.log(
+  `code + read-only data ${kib(text)}; data ${
+    kib(data)
+  }; bss (incl. 128 KiB WASM linear memory, 16 KiB stack) ${kib(bss)}`,
+);
+console.log(
+  `RAM in use ${kib(text + data + bss)} of ${kib(RAM_BUDGET)} (everything runs from RAM on this target)`,
+);
