@@ -8,6 +8,20 @@ import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_pe
 
 const LIBCOAP = "libcoap3-bin";
 
+/** Runs `test` against a fresh coap-server-notls on 127.0.0.1, with a client of ours; cleans both up. */
+async function withLibcoapServer(test: (port: number, client: CoapClient) => Promise<void>): Promise<void> {
+  const port = freeUdpPort();
+  const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
+  const client = new CoapClient();
+  try {
+    await waitForCoap(port);
+    await test(port, client);
+  } finally {
+    client.close();
+    await peer.stop();
+  }
+}
+
 /** coap-client-notls with a bounded wait. */
 function coapClient(...args: string[]) {
   return runCommand("coap-client-notls", ["-B", "5", ...args]);
@@ -57,11 +71,7 @@ Deno.test({
 Deno.test({
   ...needs("our client and CLI against libcoap coap-server-notls", ["coap-server-notls"], LIBCOAP),
   async fn() {
-    const port = freeUdpPort();
-    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
-    const client = new CoapClient();
-    try {
-      await waitForCoap(port);
+    await withLibcoapServer(async (port, client) => {
       const banner = await client.get(`coap://127.0.0.1:${port}/`);
       assert.equal(banner.codeString, "2.05");
       assert.match(banner.text(), /libcoap/);
@@ -76,10 +86,7 @@ Deno.test({
       const cli = await runCli(["get", `coap://127.0.0.1:${port}/`]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^2\.05 Content\nThis is a test server made with libcoap/);
-    } finally {
-      client.close();
-      await peer.stop();
-    }
+    });
   },
 });
 
@@ -112,11 +119,7 @@ Deno.test({
 Deno.test({
   ...needs("our client and CLI observe libcoap's /time", ["coap-server-notls"], LIBCOAP),
   async fn() {
-    const port = freeUdpPort();
-    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
-    const client = new CoapClient();
-    try {
-      await waitForCoap(port);
+    await withLibcoapServer(async (port, client) => {
       const observation = await client.observe(`coap://127.0.0.1:${port}/time`);
       assert.ok(observation.active, "libcoap's /time is observable");
       const times: string[] = [];
@@ -128,10 +131,7 @@ Deno.test({
       const cli = await runCli(["observe", "--count", "3", `coap://127.0.0.1:${port}/time`]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.equal(cli.stdout.match(/^notification /gm)?.length, 3, cli.stdout);
-    } finally {
-      client.close();
-      await peer.stop();
-    }
+    });
   },
 });
 
@@ -173,19 +173,12 @@ Deno.test({
     LIBCOAP,
   ),
   async fn() {
-    const port = freeUdpPort();
-    const peer = startProcess("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port)]);
-    const client = new CoapClient();
-    try {
-      await waitForCoap(port);
+    await withLibcoapServer(async (port, client) => {
       const body = "block-wise interop ".repeat(400);
       const put = await client.put(`coap://127.0.0.1:${port}/example_data`, body, { blockSize: 256 });
       assert.ok(put.isSuccess, put.codeString);
       const got = await client.get(`coap://127.0.0.1:${port}/example_data`, { blockSize: 128 });
       assert.equal(got.text(), body);
-    } finally {
-      client.close();
-      await peer.stop();
-    }
+    });
   },
 });
