@@ -15,6 +15,7 @@ qemu-system-riscv32 qemu-system-misc
 "
 
 missing_packages=()
+declare -A missing_tools # package → the missing commands it provides, for the message
 while read -r command package; do
   [ -z "$command" ] && continue
   # A path names a file a package installs (picolibc has no command); anything else is a command.
@@ -23,11 +24,12 @@ while read -r command package; do
     *) command -v "$command" >/dev/null 2>&1 && continue ;;
   esac
   case " ${missing_packages[*]-} " in *" $package "*) ;; *) missing_packages+=("$package") ;; esac
+  missing_tools[$package]="${missing_tools[$package]-}${missing_tools[$package]:+, }${command##*/}"
 done <<<"$TOOLS"
 
 [ ${#missing_packages[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+if [ "$EUID" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing_packages[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   if apt-get update -qq >/dev/null 2>&1 &&
@@ -37,6 +39,6 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "apt-get could not install ${missing_packages[*]}"
 fi
 for package in "${missing_packages[@]}"; do
-  echo "missing: apt package $package (tests that need it will be skipped)"
+  echo "missing: ${missing_tools[$package]} (apt package $package); tests that need it will be skipped"
 done
 exit 0

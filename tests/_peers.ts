@@ -1,10 +1,19 @@
 /** Helpers for tests and benchmarks that run real peers (libcoap, node-coap) as processes. */
 
-/** Whether `name` is an executable on PATH. */
+/**
+ * Whether `name` is an executable on PATH. Deno puts a `node` that is Deno itself
+ * (its Node compatibility mode) on the PATH of its children when no Node is
+ * installed; that is not the peer the tests mean, so it does not count.
+ */
 export function hasCommand(name: string): boolean {
+  const deno = Deno.realPathSync(Deno.execPath());
   for (const directory of (Deno.env.get("PATH") ?? "").split(":")) {
     try {
-      if (Deno.statSync(`${directory}/${name}`).isFile) return true;
+      const path = `${directory}/${name}`;
+      const info = Deno.statSync(path);
+      if (!info.isFile || ((info.mode ?? 0o111) & 0o111) === 0) continue;
+      if (name !== "deno" && Deno.realPathSync(path) === deno) continue;
+      return true;
     } catch {
       // not in this directory
     }

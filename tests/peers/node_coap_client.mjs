@@ -24,7 +24,8 @@ request.end();
 function parse(text) {
   const url = new URL(text);
   return {
-    hostname: url.hostname,
+    // node-coap wants an IPv6 literal without the brackets a URL keeps.
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: Number(url.port),
     pathname: url.pathname,
     query: url.search.slice(1),
