@@ -19,6 +19,7 @@ import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
+import { bytesToHex } from "../tools/hex.ts";
 import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
 import { resolveCoapUri } from "./uri.ts";
@@ -249,7 +250,7 @@ export class CoapClient {
       if (!response.isSuccess || option === undefined) return response;
       const start = decodeBlock(option);
       if (!start.more && start.num === 0) return response;
-      const etag = hex(response.option(OptionNumber.ETag));
+      const etag = bytesToHex(response.option(OptionNumber.ETag) ?? EMPTY);
       const parts = [response.payload];
       let block = start;
       let changed = false;
@@ -271,7 +272,7 @@ export class CoapClient {
         );
         const nextOption = next.option(OptionNumber.Block2);
         if (!next.isSuccess || nextOption === undefined) return next;
-        if (hex(next.option(OptionNumber.ETag)) !== etag) {
+        if (bytesToHex(next.option(OptionNumber.ETag) ?? EMPTY) !== etag) {
           changed = true;
           break;
         }
@@ -406,10 +407,6 @@ function withBlock2(message: Outgoing, num: number, szx: number): Outgoing {
   const options = message.options.filter((o) => o.number !== OptionNumber.Block2);
   options.push({ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) });
   return { ...message, options };
-}
-
-function hex(bytes: Uint8Array | undefined): string {
-  return bytes === undefined ? "" : Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
