@@ -1,83 +1,103 @@
-/* Boot of the emulated device: instantiate the wasm2c translation of
-   core.wasm, report which core it is (SHA-256 of the .wasm), and check on the
-   device that it decodes, re-encodes and schedules exactly as on the Deno
-   side. The CoAP application over SLIP builds on this (issue 5). */
+/* Boot of the emulated device: start the HAL and the wasm2c-translated core,
+   prove on the device that the core decodes, re-encodes and schedules as on
+   the Deno side, then run the sensor node. Log lines go out as slipmux
+   diagnostic frames; CoAP goes out as IPv4/UDP packets on the same link. */
 #include <setjmp.h>
-#include <stdint.h>
 #include <string.h>
-#include "core.h"
-#include "layout.h"
+#include "clock.h"
+#include "coap_simple.h"
+#include "device_config.h"
+#include "random.h"
+#include "sensor_node.h"
+#include "slipmux.h"
+#include "text.h"
 #include "uart.h"
 #include "wasm_rt_static.h"
 
 extern const char CORE_WASM_SHA256[];
 
-static Z_core_instance_t core;
-
 /* The lab chapter's GET /temperature: CON, MID 0x1234, token abcd1234, Uri-Path "temperature". */
 static const uint8_t LAB_GET[] = {0x44, 0x01, 0x12, 0x34, 0xab, 0xcd, 0x12, 0x34, 0xbb, 't', 'e',
                                   'm',  'p',  'e',  'r',  'a',  't',  'u',  'r',  'e'};
 
-static int32_t *slots(void) { return (int32_t *)(core.w2c_memory.data + Z_coreZ_sharedBase(&core) + HEADER_OFFSET); }
-static uint8_t *area(uint32_t offset) { return core.w2c_memory.data + Z_coreZ_sharedBase(&core) + offset; }
-
-/* Decodes LAB_GET, stages what the index describes, encodes it and compares: 0 when identical. */
-static int round_trip(void) {
-  memcpy(area(RX_OFFSET), LAB_GET, sizeof LAB_GET);
-  uint32_t error = Z_coreZ_decode(&core, sizeof LAB_GET);
-  int32_t *slot = slots();
-  uart_puts("selftest decode error ");
-  uart_putu(error);
-  uart_puts(" type ");
-  uart_putu(slot[SLOT_TYPE]);
-  uart_puts(" code ");
-  uart_putu(slot[SLOT_CODE]);
-  uart_puts(" mid ");
-  uart_putu(slot[SLOT_MESSAGE_ID]);
-  uart_puts(" options ");
-  uart_putu(slot[SLOT_OPTION_COUNT]);
-  uart_puts("\n");
-  uint8_t *rx = area(RX_OFFSET), *stage = area(STAGE_OFFSET);
-  uint32_t at = slot[SLOT_TOKEN_LENGTH];
-  memcpy(stage, rx + 4, at);
-  uint16_t *entries = (uint16_t *)area(OPTIONS_OFFSET);
-  for (int32_t i = 0; i < slot[SLOT_OPTION_COUNT]; i++) {
-    uint16_t *entry = entries + i * 4;
-    memcpy(stage + at, rx + entry[2], entry[3]);
-    entry[2] = (uint16_t)at;
-    at += entry[3];
-  }
-  memcpy(stage + at, rx + slot[SLOT_PAYLOAD_OFFSET], slot[SLOT_PAYLOAD_LENGTH]);
-  slot[SLOT_PAYLOAD_OFFSET] = (int32_t)at;
-  int32_t length = (int32_t)Z_coreZ_encode(&core);
-  return length != (int32_t)sizeof LAB_GET || memcmp(area(TX_OFFSET), LAB_GET, sizeof LAB_GET) != 0;
+static void diagnostic(const char *what, const char *value) {
+  char line[128];
+  text t = text_over(line, sizeof line);
+  text_add(&t, what);
+  text_add(&t, value);
+  slipmux_send_diagnostic(line);
 }
 
-int main(void) {
+/* Decodes LAB_GET, re-encodes it and schedules a CON with seed 1234: the Deno side checks every line. */
+static void self_test(void) {
+  char line[128];
+  coap_message message;
+  int32_t error = core_decode(LAB_GET, sizeof LAB_GET, &message);
+  text t = text_over(line, sizeof line);
+  text_add(&t, "selftest decode error ");
+  text_add_u32(&t, (uint32_t)error);
+  text_add(&t, " type ");
+  text_add_u32(&t, message.type);
+  text_add(&t, " code ");
+  text_add_u32(&t, message.code);
+  text_add(&t, " mid ");
+  text_add_u32(&t, message.message_id);
+  text_add(&t, " options ");
+  text_add_u32(&t, message.option_count);
+  slipmux_send_diagnostic(line);
+  uint8_t out[sizeof LAB_GET + 8];
+  int32_t length = core_encode(&message, out, sizeof out);
+  int same = length == (int32_t)sizeof LAB_GET && memcmp(out, LAB_GET, sizeof LAB_GET) == 0;
+  slipmux_send_diagnostic(same ? "selftest roundtrip identical" : "selftest roundtrip DIFFERENT");
+  /* Peer 0 is never a real peer (those are 1..8); the entry is settled right after. */
+  core_seed(1234);
+  core_schedule(0, 0x1234, 0);
+  uint32_t deadline = 0;
+  core_next_deadline(&deadline);
+  core_acknowledge(0, 0x1234);
+  t = text_over(line, sizeof line);
+  text_add(&t, "selftest first deadline ");
+  text_add_u32(&t, deadline);
+  slipmux_send_diagnostic(line);
+}
+
+static uint32_t parse_u32(const char *s) {
+  uint32_t value = 0;
+  while (*s >= '0' && *s <= '9') value = value * 10 + (uint32_t)(*s++ - '0');
+  return value;
+}
+
+static void __attribute__((noreturn)) run(uint32_t seed, const char *edge) {
   jmp_buf trapped;
   core_trap_target = &trapped;
   int trap = setjmp(trapped);
   if (trap != 0) {
-    uart_puts("core trapped: ");
-    uart_putu((uint32_t)trap);
-    uart_puts("\n");
+    char number[12];
+    text t = text_over(number, sizeof number);
+    text_add_u32(&t, (uint32_t)trap);
+    /* The core's state may be half-updated; a real node would reboot, and so does this one. */
+    diagnostic("core trapped, powering off: ", number);
     qemu_power_off();
   }
-  Z_core_init_module();
-  Z_core_instantiate(&core);
-  Z_coreZ_retransmitInit(&core, 32);
-  Z_coreZ_dedupInit(&core, 64);
-  uart_puts("device boot core.wasm sha256 ");
-  uart_puts(CORE_WASM_SHA256);
-  uart_puts("\n");
-  uart_puts(round_trip() == 0 ? "selftest roundtrip identical\n" : "selftest roundtrip DIFFERENT\n");
-  /* Seed 1234, ACK_TIMEOUT 2000 ms, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4, sent at t = 0. */
-  Z_coreZ_randomSeed(&core, 1234);
-  Z_coreZ_schedule(&core, 1, 0x1234, 0, 2000, 1500, 4);
-  uart_puts("selftest first deadline ");
-  uart_putu(Z_coreZ_nextDeadline(&core));
-  uart_puts(" linear memory pages ");
-  uart_putu(core.w2c_memory.pages);
-  uart_puts("\n");
-  qemu_power_off();
+  random_seed(seed);
+  coap_start(seed);
+  diagnostic("device boot core.wasm sha256 ", CORE_WASM_SHA256);
+  self_test();
+  core_seed(seed);
+  if (!sensor_node_setup(edge)) {
+    diagnostic("error: unusable edge URI (expected coap://A.B.C.D[:PORT]/path): ", edge);
+    qemu_power_off();
+  }
+  diagnostic("device ready, edge ", edge[0] ? edge : "none");
+  for (;;) sensor_node_loop();
+}
+
+int main(void) {
+  uart_init();
+  clock_init();
+  char seed_text[16];
+  static char edge[96];
+  uint32_t seed = device_config("seed", seed_text, sizeof seed_text) > 0 ? parse_u32(seed_text) : clock_ms();
+  if (device_config("edge", edge, sizeof edge) < 0) edge[0] = 0;
+  run(seed, edge);
 }

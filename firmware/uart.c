@@ -2,28 +2,34 @@
 #include "uart.h"
 
 #define UART_BASE ((volatile uint8_t *)0x10000000)
+#define UART_RBR 0
 #define UART_THR 0
+#define UART_IER 1
+#define UART_FCR 2
 #define UART_LSR 5
+#define IER_RX_AVAILABLE 0x01
+#define FCR_ENABLE_AND_CLEAR 0x07
+#define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY 0x20
 #define TEST_DEVICE ((volatile uint32_t *)0x100000)
 #define TEST_POWER_OFF 0x5555
 
-static void uart_putc(char c) {
-  while ((UART_BASE[UART_LSR] & LSR_THR_EMPTY) == 0) {
+void uart_init(void) {
+  UART_BASE[UART_FCR] = FCR_ENABLE_AND_CLEAR;
+  UART_BASE[UART_IER] = IER_RX_AVAILABLE;
+}
+
+void uart_write(const uint8_t *bytes, uint32_t length) {
+  for (uint32_t i = 0; i < length; i++) {
+    while ((UART_BASE[UART_LSR] & LSR_THR_EMPTY) == 0) {
+    }
+    UART_BASE[UART_THR] = bytes[i];
   }
-  UART_BASE[UART_THR] = (uint8_t)c;
 }
 
-void uart_puts(const char *text) {
-  while (*text) uart_putc(*text++);
-}
+bool uart_has_data(void) { return (UART_BASE[UART_LSR] & LSR_DATA_READY) != 0; }
 
-void uart_putu(uint32_t value) {
-  char digits[11];
-  int n = 0;
-  do digits[n++] = (char)('0' + value % 10); while ((value /= 10) != 0);
-  while (n > 0) uart_putc(digits[--n]);
-}
+int uart_read(void) { return uart_has_data() ? UART_BASE[UART_RBR] : -1; }
 
 void qemu_power_off(void) {
   *TEST_DEVICE = TEST_POWER_OFF;
