@@ -230,6 +230,8 @@ Deno.test("bad flags are usage errors: a message and exit code 2", async () => {
     [["--coap-bytes", "24", "--rx-current-ma", "10"], /--rx-current-ma needs/],
     [["coap://[2001:db8::1]/t", "--ip", "4"], /--ip 4 contradicts/],
     [["http://192.0.2.1/t"], /"http:" is not coap:/],
+    [["coap://192.0.2.1/a%zz"], /bad percent-encoding/],
+    [["--payload", "x".repeat(9000)], /exceeds the 8192-byte limit/],
     [["--watts"], /watts/],
   ];
   for (const [args, message] of cases) {

@@ -120,14 +120,8 @@ function inputsFromFlags(args: string[]): { inputs: OverheadInputs; json: boolea
 /** Runs `overhead`; returns the exit code. */
 export function overheadCommand(args: string[]): number {
   const { inputs, json, verbose } = inputsFromFlags(args);
-  let report;
-  try {
-    report = overheadReport(inputs);
-  } catch (error) {
-    // The URI and payload reach the encoder here: a bad URI or an oversized message is the caller's mistake.
-    if (error instanceof URIError) throw new UsageError(error.message);
-    throw error;
-  }
+  // An oversized --payload makes the encoder throw CoapFormatError, which main.ts reports with exit code 2.
+  const report = overheadReport(inputs);
   console.log(json ? JSON.stringify(report, null, 2) : renderText(report, verbose));
   return 0;
 }
