@@ -10,6 +10,7 @@ import { SERVE_USAGE, serveCommand } from "./src/cli/serve_command.ts";
 import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
 import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
 import { OBSERVE_USAGE, observeCommand } from "./src/cli/observe_command.ts";
+import { OVERHEAD_USAGE, overheadCommand } from "./src/cli/overhead_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   observe: observeCommand,
   decode: decodeCommand,
   encode: encodeCommand,
+  overhead: overheadCommand,
 };
 
 const USAGE = `usage: deno run -A main.ts COMMAND [flags]
@@ -31,7 +33,8 @@ const USAGE = `usage: deno run -A main.ts COMMAND [flags]
   ${DISCOVER_USAGE}
   ${OBSERVE_USAGE}
   ${DECODE_USAGE}
-  ${ENCODE_USAGE}`;
+  ${ENCODE_USAGE}
+  ${OVERHEAD_USAGE}`;
 
 async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;

@@ -18,13 +18,23 @@ export interface RequestTarget {
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
+/** A coap:// URI taken apart without touching the network. */
+export interface ParsedCoapUri {
+  /** The host without IPv6 brackets. */
+  readonly host: string;
+  /** True for an IPv4 or IPv6 literal, which is not sent as Uri-Host (§6.4 step 5). */
+  readonly isLiteral: boolean;
+  readonly port: number;
+  /** Uri-Host (names only), Uri-Path and Uri-Query, in option order. */
+  readonly options: CoapOption[];
+}
+
 /**
- * Parses a coap:// URI and resolves its host. Names other than "localhost"
- * are resolved with DNS and sent as Uri-Host; IP literals are not (§6.4 step 5).
+ * Parses a coap:// URI into its host, port and Uri-* options, with no DNS lookup.
  * Throws URIError for what is not a usable coap URI.
- * @example await resolveCoapUri("coap://127.0.0.1/temperature?unit=c")
+ * @example parseCoapUri("coap://192.0.2.1/temperature").options.length // 1 (Uri-Path)
  */
-export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
+export function parseCoapUri(uri: string | URL): ParsedCoapUri {
   let url: URL;
   try {
     url = new URL(uri);
@@ -39,17 +49,25 @@ export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> 
   const port = url.port === "" ? COAP_PORT : Number(url.port);
   const options: CoapOption[] = [];
   const isLiteral = IPV4.test(host) || host.includes(":");
-  let hostname = host;
-  if (!isLiteral) {
-    hostname = host === "localhost" ? "127.0.0.1" : await lookup(host);
-    options.push({ number: OptionNumber.UriHost, value: encodeString(host) });
-  }
+  if (!isLiteral) options.push({ number: OptionNumber.UriHost, value: encodeString(host) });
   for (const segment of splitUriPath(url.pathname)) {
     options.push({ number: OptionNumber.UriPath, value: segment });
   }
   for (const query of splitUriQuery(url.search)) {
     options.push({ number: OptionNumber.UriQuery, value: query });
   }
+  return { host, isLiteral, port, options };
+}
+
+/**
+ * Parses a coap:// URI and resolves its host. Names other than "localhost"
+ * are resolved with DNS and sent as Uri-Host; IP literals are not (§6.4 step 5).
+ * Throws URIError for what is not a usable coap URI.
+ * @example await resolveCoapUri("coap://127.0.0.1/temperature?unit=c")
+ */
+export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
+  const { host, isLiteral, port, options } = parseCoapUri(uri);
+  const hostname = isLiteral ? host : host === "localhost" ? "127.0.0.1" : await lookup(host);
   return { address: { hostname, port }, options };
 }
 
