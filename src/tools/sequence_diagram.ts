@@ -17,7 +17,7 @@ import { bytesToHex } from "./hex.ts";
 import { hex16, TraceNotes } from "./trace_notes.ts";
 
 /** Width of the arrow between the two columns, in characters. */
-const ARROW_WIDTH = 48;
+const ARROW_WIDTH = 56;
 const TIME_WIDTH = 9;
 const PREVIEW = 24;
 
