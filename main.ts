@@ -10,6 +10,7 @@ import { SERVE_USAGE, serveCommand } from "./src/cli/serve_command.ts";
 import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
 import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
 import { OBSERVE_USAGE, observeCommand } from "./src/cli/observe_command.ts";
+import { SIMULATE_USAGE, simulateCommand } from "./src/cli/simulate_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   delete: (args) => requestCommand("DELETE", args),
   discover: discoverCommand,
   observe: observeCommand,
+  simulate: simulateCommand,
   decode: decodeCommand,
   encode: encodeCommand,
 };
@@ -30,6 +32,7 @@ const USAGE = `usage: deno run -A main.ts COMMAND [flags]
   ${REQUEST_USAGE}
   ${DISCOVER_USAGE}
   ${OBSERVE_USAGE}
+  ${SIMULATE_USAGE}
   ${DECODE_USAGE}
   ${ENCODE_USAGE}`;
 
