@@ -15,6 +15,7 @@ import type { TraceEvent } from "../endpoint/trace.ts";
 import { type Address, addressKey } from "../transport/transport.ts";
 import { bytesToHex } from "./hex.ts";
 import { hex16, TraceNotes } from "./trace_notes.ts";
+import { inWireOrder } from "./trace_json.ts";
 
 /** Width of the arrow between the two columns, in characters. */
 const ARROW_WIDTH = 56;
@@ -77,7 +78,7 @@ export class SequenceDiagram {
     if (peer === undefined || addressKey(peer) !== addressKey(event.peer)) {
       details.push(addressKey(event.peer));
     }
-    if (event.message !== undefined) details.push(...describe(event.message));
+    if (event.message !== undefined) details.push(...describe(inWireOrder(event.message)));
     const notes = this.#notes.annotate(event);
     if (event.lost) notes.push("lost on the link");
     if (notes.length > 0) details.push(`‹${notes.join("; ")}›`);

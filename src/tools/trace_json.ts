@@ -3,6 +3,7 @@ import type { TraceEvent } from "../endpoint/trace.ts";
 import { addressKey } from "../transport/transport.ts";
 import { bytesToHex } from "./hex.ts";
 import { type MessageJson, messageToJson } from "./message_json.ts";
+import type { Message } from "../message/message.ts";
 
 /** One traced datagram as JSON: the decoded message's fields at the top level. */
 export type TraceJson = Partial<MessageJson> & {
@@ -33,7 +34,7 @@ export function traceToJson(event: TraceEvent, start: number, notes: string[]): 
     time: Number(((event.at - start) / 1000).toFixed(6)),
     peer: addressKey(event.peer),
     local: addressKey(event.local),
-    ...(event.message === undefined ? { error: event.error } : messageToJson(event.message)),
+    ...(event.message === undefined ? { error: event.error } : messageToJson(inWireOrder(event.message))),
     notes,
     raw: bytesToHex(event.bytes),
   };
@@ -41,4 +42,14 @@ export function traceToJson(event: TraceEvent, start: number, notes: string[]): 
   if (event.duplicate) json.duplicate = true;
   if (event.resent) json.resent = true;
   return json;
+}
+
+/**
+ * The message with its options in the order they are on the wire. An endpoint
+ * traces outgoing messages as the request layer built them, and the encoder sorts.
+ * @example inWireOrder(message).options.map((o) => o.number) // ascending
+ */
+export function inWireOrder(message: Message): Message {
+  // Array.prototype.sort is stable: repeated options (Uri-Path segments) keep their order.
+  return { ...message, options: [...message.options].sort((a, b) => a.number - b.number) };
 }
