@@ -242,6 +242,16 @@ Deno.test("the diagram: arrows point from sender to receiver on either side, wit
   assert.match(back, /^ {2}0\.013 s {2}│ ◀─+ ACK 2\.05 Content {2}MID 0x0010 {2}tok beef ─│/);
   assert.match(back, /│ {2}ct text\/plain;charset=utf-8 {2}Block2 0\/1\/1024 {2}"x{24}…" \(30 B\)$/);
   assert.match(again, /^ {2}2\.000 s {2}│┄ CON .*┄✗ │ {2}\/large {2}‹retransmission 1; lost on the link›$/);
+  // A notification is noted once; its retransmission is the same message again, with the same MID.
+  const notification = message(Type.CON, Code.Content, 0x20, {
+    token,
+    options: [{ number: OptionNumber.Observe, value: encodeUint(7) }],
+  });
+  assert.match(client.row(event("in", 4000, notification)), /‹notification 7: same token, new MID›$/);
+  assert.match(
+    client.row(event("in", 6000, notification, { retransmission: 1 })),
+    /Observe 7 {2}‹retransmission 1›$/,
+  );
   // A server's diagram: it is the right column, so what it sends points left, and the peer is named.
   const server = new SequenceDiagram({ left: "peer", right: "server", local: "right" });
   const inbound = server.row({ ...event("in", 0, request), peer: CLIENT, local: SERVER });

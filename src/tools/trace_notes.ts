@@ -57,7 +57,8 @@ export class TraceNotes {
       }
       return notes;
     }
-    if (!isResponse(m.code)) return notes;
+    // A repeat (retransmitted, duplicate, resent) is the same message again: its meaning was noted the first time.
+    if (!isResponse(m.code) || event.retransmission || event.duplicate || event.resent) return notes;
     const observe = getUintOption(m, OptionNumber.Observe);
     if (m.type !== Type.ACK && this.#awaitingSeparate.delete(`${peer} ${token}`)) {
       notes.push(`separate response: same token ${token}, new MID`);
