@@ -11,6 +11,8 @@ import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
 import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
 import { OBSERVE_USAGE, observeCommand } from "./src/cli/observe_command.ts";
 import { OVERHEAD_USAGE, overheadCommand } from "./src/cli/overhead_command.ts";
+import { SIMULATE_USAGE, simulateCommand } from "./src/cli/simulate_command.ts";
+import { DEVICE_USAGE, deviceCommand } from "./src/cli/device_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
@@ -21,9 +23,11 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   delete: (args) => requestCommand("DELETE", args),
   discover: discoverCommand,
   observe: observeCommand,
+  simulate: simulateCommand,
   decode: decodeCommand,
   encode: encodeCommand,
   overhead: overheadCommand,
+  device: deviceCommand,
 };
 
 const USAGE = `usage: deno run -A main.ts COMMAND [flags]
@@ -32,9 +36,11 @@ const USAGE = `usage: deno run -A main.ts COMMAND [flags]
   ${REQUEST_USAGE}
   ${DISCOVER_USAGE}
   ${OBSERVE_USAGE}
+  ${SIMULATE_USAGE}
   ${DECODE_USAGE}
   ${ENCODE_USAGE}
-  ${OVERHEAD_USAGE}`;
+  ${OVERHEAD_USAGE}
+  ${DEVICE_USAGE}`;
 
 async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;

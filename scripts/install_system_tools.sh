@@ -12,6 +12,7 @@ wasm2c wabt
 riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
 qemu-system-riscv32 qemu-system-misc
 /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs picolibc-riscv64-unknown-elf
+tshark tshark
 "
 
 missing_packages=()
@@ -32,6 +33,8 @@ done <<<"$TOOLS"
 if [ "$EUID" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing_packages[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
+  # tshark's wireshark-common asks whether non-root users may capture; the tests only read files.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null
   if apt-get update -qq >/dev/null 2>&1 &&
     apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null 2>&1; then
     exit 0

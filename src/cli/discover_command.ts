@@ -2,12 +2,13 @@
 import { parseLinkFormat } from "../tools/link_format.ts";
 import { clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { TRACE_FLAGS } from "./trace_flags.ts";
 import { secondsFlag } from "./flag_values.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `discover`. */
 export const DISCOVER_USAGE =
-  "discover URI [--json] [--verbose] [--timeout S]   list a server's resources (/.well-known/core)";
+  "discover URI [--json] [--timeout S] [--trace] [--trace-json F] [--pcap F] [--verbose]   list a server's resources (/.well-known/core)";
 
 const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
 
@@ -15,7 +16,7 @@ const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
 export async function discoverCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
     json: { type: "boolean" },
-    verbose: { type: "boolean" },
+    ...TRACE_FLAGS,
     timeout: { type: "string" },
     "ack-timeout": { type: "string" },
     "max-retransmit": { type: "string" },

@@ -6,12 +6,13 @@ import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { TRACE_FLAGS } from "./trace_flags.ts";
 import { clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
 export const OBSERVE_USAGE =
-  "observe URI [--count N] [--duration S] [--json] [--verbose]   print a resource's notifications (RFC 7641)";
+  "observe URI [--count N] [--duration S] [--json] [--trace] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641)";
 
 function line(label: string, response: CoapResponse): string {
   const m = response.message;
@@ -33,7 +34,7 @@ export async function observeCommand(args: string[]): Promise<number> {
     count: { type: "string" },
     duration: { type: "string" },
     json: { type: "boolean" },
-    verbose: { type: "boolean" },
+    ...TRACE_FLAGS,
     timeout: { type: "string" },
     "ack-timeout": { type: "string" },
     "max-retransmit": { type: "string" },

@@ -1,18 +1,18 @@
 /** `get|put|post|delete URI …`: one request, its response printed, the exit code telling how it went. */
-import { CoapClient, type Method } from "../client/client.ts";
+import { type ClientOptions, CoapClient, type Method } from "../client/client.ts";
 import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError } from "../endpoint/errors.ts";
-import type { TraceEvent } from "../endpoint/trace.ts";
 import { messageToJson } from "../tools/message_json.ts";
-import { formatTraceLine } from "../tools/trace_line.ts";
 import { blockSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of the request commands. */
 export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
-    --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json  --verbose
+    --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
+    ${TRACE_USAGE}
     exit code: 0 for 2.xx, 1 for 4.xx/5.xx, 2 usage error, 3 timeout or reset`;
 
 const FLAGS = {
@@ -27,20 +27,36 @@ const FLAGS = {
   "ack-timeout": { type: "string" },
   "max-retransmit": { type: "string" },
   json: { type: "boolean" },
-  verbose: { type: "boolean" },
+  ...TRACE_FLAGS,
 } as const;
 
 /** The client flags every command that talks to a server shares. */
-export type ClientFlags = {
+export type ClientFlags = TraceFlags & {
   timeout?: string;
   "ack-timeout"?: string;
   "max-retransmit"?: string;
-  verbose?: boolean;
 };
 
-/** A client configured from the shared flags; --verbose traces every datagram to stderr, timed from the first. */
+/** A client that also closes the trace files its flags opened when it closes. */
+class TracedClient extends CoapClient {
+  readonly #traces: TraceOutputs;
+
+  constructor(options: ClientOptions, traces: TraceOutputs) {
+    super(options);
+    this.#traces = traces;
+  }
+
+  override close(): void {
+    super.close();
+    this.#traces.close();
+  }
+}
+
+/**
+ * A client configured from the shared flags: --verbose, --trace, --trace-json
+ * and --pcap see every datagram (TraceOutputs).
+ */
 export function clientFromFlags(values: ClientFlags): CoapClient {
-  let start: number | undefined;
   const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
   if (values["ack-timeout"] !== undefined) {
     parameters.ackTimeout = secondsFlag("ack-timeout", values["ack-timeout"]);
@@ -48,12 +64,8 @@ export function clientFromFlags(values: ClientFlags): CoapClient {
   if (values["max-retransmit"] !== undefined) {
     parameters.maxRetransmit = integerFlag("max-retransmit", values["max-retransmit"], 20);
   }
-  return new CoapClient({
-    parameters,
-    onTrace: values.verbose
-      ? (event: TraceEvent) => console.error(formatTraceLine(event, start ??= event.at))
-      : undefined,
-  });
+  const traces = new TraceOutputs(values, "client");
+  return new TracedClient({ parameters, onTrace: traces.onTrace }, traces);
 }
 
 /** Turns the ways a request can fail into exit codes; anything else propagates. */

@@ -1,17 +1,18 @@
-/** `serve [--host H] [--port P] [--quiet]`: the lab's demo server. */
+/** `serve [--host H] [--port P] [--quiet] [trace flags]`: the lab's demo server. */
 import { demoSite } from "../demo/demo_site.ts";
 import { CoapServer, type RequestLogEntry } from "../server/server.ts";
 import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
+import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  "serve [--host H] [--port P] [--quiet]   run the demo server (/temperature, /led, /config)";
+  "serve [--host H] [--port P] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /led, /config)";
 
 function logLine(entry: RequestLogEntry): string {
   const time = new Date().toISOString().slice(11, 23);
@@ -27,11 +28,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     host: { type: "string", default: "::" },
     port: { type: "string", default: "5683" },
     quiet: { type: "boolean" },
+    ...TRACE_FLAGS,
   });
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"\nusage: ${SERVE_USAGE}`);
   }
   const quiet = values.quiet === true;
+  const traces = new TraceOutputs(values, "server");
   const demo = demoSite({
     log: quiet ? undefined : (line) => console.log(`  ${line}`),
     driftEvery: DRIFT_EVERY_MS,
@@ -42,9 +45,11 @@ export async function serveCommand(args: string[]): Promise<number> {
       hostname: values.host,
       port: portFlag("port", values.port),
       onLog: quiet ? undefined : (entry) => console.log(logLine(entry)),
+      onTrace: traces.onTrace,
     });
   } catch (error) {
     demo.stop();
+    traces.close();
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
@@ -65,5 +70,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   demo.stop();
   server.close();
+  traces.close();
   return 0;
 }

@@ -64,6 +64,8 @@ export interface ClientOptions extends EndpointOptions {
   tokenLength?: number;
   /** Use this endpoint instead of UDP sockets (an in-memory link in tests). */
   endpoint?: Endpoint;
+  /** Fills tokens and Request-Tags with random bytes (default crypto.getRandomValues); seeded in simulations, so runs repeat. */
+  random?: (bytes: Uint8Array) => Uint8Array;
 }
 
 interface Pending {
@@ -81,12 +83,14 @@ interface Pending {
 export class CoapClient {
   readonly #options: ClientOptions;
   readonly #tokenLength: number;
+  readonly #random: (bytes: Uint8Array) => Uint8Array;
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #pending = new Map<string, Pending>();
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
     this.#tokenLength = options.tokenLength ?? 4;
+    this.#random = options.random ?? ((bytes) => crypto.getRandomValues(bytes));
     if (!(this.#tokenLength >= 1 && this.#tokenLength <= 8)) {
       throw new RangeError(`tokenLength ${this.#tokenLength} is not 1..8`);
     }
@@ -207,7 +211,7 @@ export class CoapClient {
   ): Promise<CoapResponse> {
     const body = message.payload;
     // RFC 9175: a Request-Tag keeps this body apart from any other the client sends the same resource.
-    const tag = { number: OptionNumber.RequestTag, value: crypto.getRandomValues(new Uint8Array(4)) };
+    const tag = { number: OptionNumber.RequestTag, value: this.#random(new Uint8Array(4)) };
     let offset = 0;
     while (true) {
       const size = blockSize(szx);
@@ -382,7 +386,7 @@ export class CoapClient {
 
   #newToken(peer: Peer): Uint8Array {
     while (true) {
-      const token = crypto.getRandomValues(new Uint8Array(this.#tokenLength));
+      const token = this.#random(new Uint8Array(this.#tokenLength));
       if (!this.#pending.has(pendingKey(peer, token))) return token;
     }
   }

@@ -362,6 +362,7 @@ export class Endpoint {
       direction: "out",
       at: this.#clock.now(),
       peer: address,
+      local: this.#transport.local,
       bytes,
       message,
       retransmission,
@@ -376,7 +377,14 @@ export class Endpoint {
       message = decode(data);
     } catch (error) {
       if (!(error instanceof CoapFormatError)) throw error;
-      this.#onTrace?.({ direction: "in", at, peer: address, bytes: data, error: error.message });
+      this.#onTrace?.({
+        direction: "in",
+        at,
+        peer: address,
+        local: this.#transport.local,
+        bytes: data,
+        error: error.message,
+      });
       // RFC 7252 §4.2: a CON that cannot be processed, a format error included, is rejected with RST.
       if (data.length >= 4 && data[0] >> 6 === 1 && ((data[0] >> 4) & 3) === Type.CON) {
         this.#send(emptyMessage(Type.RST, (data[2] << 8) | data[3]), this.peer(address));
@@ -387,7 +395,14 @@ export class Endpoint {
     switch (message.type) {
       case Type.ACK:
       case Type.RST:
-        this.#onTrace?.({ direction: "in", at, peer: address, bytes: data, message });
+        this.#onTrace?.({
+          direction: "in",
+          at,
+          peer: address,
+          local: this.#transport.local,
+          bytes: data,
+          message,
+        });
         return this.#receiveAnswer(message, peer);
       default:
         return this.#receiveMessage(message, peer, data, at);
@@ -412,7 +427,14 @@ export class Endpoint {
 
   #receiveMessage(message: Message, peer: Peer, data: Uint8Array, at: number): void {
     if (message.code === 0) {
-      this.#onTrace?.({ direction: "in", at, peer: peer.address, bytes: data, message });
+      this.#onTrace?.({
+        direction: "in",
+        at,
+        peer: peer.address,
+        local: this.#transport.local,
+        bytes: data,
+        message,
+      });
       // RFC 7252 §4.3: an empty CON is a ping, answered with RST; an empty NON is ignored.
       if (message.type === Type.CON) this.#send(emptyMessage(Type.RST, message.messageId), peer);
       return;
@@ -420,7 +442,15 @@ export class Endpoint {
     const lifetime = message.type === Type.CON ? this.#exchangeLifetime : this.#nonLifetime;
     const slot = this.#core.deduplicate(peer.id, message.messageId, at, lifetime);
     if (slot < 0) {
-      this.#onTrace?.({ direction: "in", at, peer: peer.address, bytes: data, message, duplicate: true });
+      this.#onTrace?.({
+        direction: "in",
+        at,
+        peer: peer.address,
+        local: this.#transport.local,
+        bytes: data,
+        message,
+        duplicate: true,
+      });
       // RFC 7252 §4.5: a duplicate CON gets the same answer again; a duplicate NON is dropped.
       const reply = this.#replies[-slot - 1];
       if (message.type === Type.CON && reply !== undefined) {
@@ -429,6 +459,7 @@ export class Endpoint {
           direction: "out",
           at,
           peer: reply.address,
+          local: this.#transport.local,
           bytes: reply.data,
           message: decode(reply.data),
           resent: true,
@@ -437,7 +468,14 @@ export class Endpoint {
       return;
     }
     this.#replies[slot] = undefined;
-    this.#onTrace?.({ direction: "in", at, peer: peer.address, bytes: data, message });
+    this.#onTrace?.({
+      direction: "in",
+      at,
+      peer: peer.address,
+      local: this.#transport.local,
+      bytes: data,
+      message,
+    });
     const inbound = { message, peer, slot };
     if (isRequest(message.code)) this.onRequest(inbound);
     else this.onResponse(inbound);

@@ -8,6 +8,8 @@ export interface TraceEvent {
   /** Clock time, ms. */
   at: number;
   peer: Address;
+  /** The local address of the endpoint's transport (may be a wildcard such as "0.0.0.0"). */
+  local: Address;
   bytes: Uint8Array;
   /** Absent when the datagram was malformed. */
   message?: Message;

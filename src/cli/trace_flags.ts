@@ -1,0 +1,117 @@
+/** --trace, --trace-json FILE, --pcap FILE and --verbose: where the commands send the datagrams they see. */
+import type { TraceEvent } from "../endpoint/trace.ts";
+import { PcapCapture, pcapFileHeader } from "../tools/pcap.ts";
+import { SequenceDiagram } from "../tools/sequence_diagram.ts";
+import { traceToJson } from "../tools/trace_json.ts";
+import { TraceNotes } from "../tools/trace_notes.ts";
+import { formatTraceLine } from "../tools/trace_line.ts";
+import { addressKey } from "../transport/transport.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** The flags, for parseFlags. */
+export const TRACE_FLAGS = {
+  trace: { type: "boolean" },
+  "trace-json": { type: "string" },
+  pcap: { type: "string" },
+  verbose: { type: "boolean" },
+} as const;
+
+/** Their usage text. */
+export const TRACE_USAGE =
+  "--trace (sequence diagram on stderr)  --trace-json FILE (JSON lines)  --pcap FILE  --verbose";
+
+/** The values parseFlags gives for TRACE_FLAGS. */
+export type TraceFlags = {
+  trace?: boolean;
+  "trace-json"?: string;
+  pcap?: string;
+  verbose?: boolean;
+};
+
+/**
+ * The outputs the flags ask for, fed by an endpoint's onTrace. Files are
+ * written synchronously, datagram by datagram, so a capture is complete up to
+ * the moment a server is stopped.
+ * @example
+ * const traces = new TraceOutputs(values, "client");
+ * const client = new CoapClient({ onTrace: traces.onTrace });
+ */
+export class TraceOutputs {
+  /** For EndpointOptions.onTrace; undefined when no flag asks for anything. */
+  readonly onTrace?: (event: TraceEvent) => void;
+  readonly #files: Deno.FsFile[] = [];
+
+  /** `role` says which column this endpoint takes in the diagram: a client left, a server right. */
+  constructor(values: TraceFlags, role: "client" | "server") {
+    const sinks: ((event: TraceEvent) => void)[] = [];
+    let start: number | undefined;
+    if (values.verbose) sinks.push((event) => console.error(formatTraceLine(event, start!)));
+    if (values.trace) {
+      let diagram: SequenceDiagram | undefined;
+      sinks.push((event) => {
+        if (diagram === undefined) {
+          // The headings name the addresses, known once the first datagram has crossed.
+          diagram = role === "client"
+            ? new SequenceDiagram({
+              left: `client ${addressKey(event.local)}`,
+              right: `server ${addressKey(event.peer)}`,
+              local: "left",
+              peer: event.peer,
+            })
+            : new SequenceDiagram({
+              left: "peer",
+              right: `server ${addressKey(event.local)}`,
+              local: "right",
+            });
+          console.error(diagram.header());
+        }
+        console.error(diagram.row(event));
+      });
+    }
+    if (values["trace-json"] !== undefined) {
+      const file = this.#open("trace-json", values["trace-json"]);
+      const notes = new TraceNotes();
+      const encoder = new TextEncoder();
+      sinks.push((event) => {
+        writeAll(
+          file,
+          encoder.encode(JSON.stringify(traceToJson(event, start!, notes.annotate(event))) + "\n"),
+        );
+      });
+    }
+    if (values.pcap !== undefined) {
+      const file = this.#open("pcap", values.pcap);
+      writeAll(file, pcapFileHeader());
+      const capture = new PcapCapture();
+      // The real clock is performance.now(), so the origin makes it wall-clock time.
+      sinks.push((event) => writeAll(file, capture.record(event, performance.timeOrigin + event.at)));
+    }
+    if (sinks.length > 0) {
+      this.onTrace = (event) => {
+        start ??= event.at;
+        for (const sink of sinks) sink(event);
+      };
+    }
+  }
+
+  /** Closes the files. */
+  close(): void {
+    for (const file of this.#files.splice(0)) file.close();
+  }
+
+  #open(flag: string, path: string): Deno.FsFile {
+    try {
+      const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+      this.#files.push(file);
+      return file;
+    } catch (error) {
+      this.close();
+      throw new UsageError(`--${flag} ${path}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** writeSync may write less than asked; a capture with a torn record is unreadable. */
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let written = 0; written < bytes.length;) written += file.writeSync(bytes.subarray(written));
+}

@@ -1,0 +1,135 @@
+/**
+ * Traces as a two-column sequence diagram for the terminal: this endpoint on
+ * one side, its peer on the other, one arrow per datagram with type, code,
+ * Message ID and token on it, the main options and payload beside it, and
+ * notes where the protocol did something worth seeing.
+ * @module
+ */
+import { codeName, codeString } from "../message/code.ts";
+import type { Message } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import { blockSize, decodeBlock, decodeUint, isUtf8 } from "../message/option_value.ts";
+import { contentFormatName } from "../message/content_format.ts";
+import { typeName } from "../message/type.ts";
+import type { TraceEvent } from "../endpoint/trace.ts";
+import { type Address, addressKey } from "../transport/transport.ts";
+import { bytesToHex } from "./hex.ts";
+import { hex16, TraceNotes } from "./trace_notes.ts";
+import { inWireOrder } from "./trace_json.ts";
+
+/** Width of the arrow between the two columns, in characters. */
+const ARROW_WIDTH = 56;
+const TIME_WIDTH = 9;
+const PREVIEW = 24;
+
+/** A traced datagram, plus what a simulated link did to it. */
+export type DiagramEvent = TraceEvent & {
+  /** The link dropped it (known in simulations only): the arrow ends in ✗. */
+  lost?: boolean;
+};
+
+/** How to lay out a diagram. */
+export interface DiagramOptions {
+  /** Heading of the left column, e.g. "client [::]:53124". */
+  left: string;
+  /** Heading of the right column, e.g. "server 127.0.0.1:5683". */
+  right: string;
+  /** Which column this endpoint is: "left" for a client, "right" for a server. */
+  local: "left" | "right";
+  /** The peer the headings name; datagrams to or from any other peer show its address. */
+  peer?: Address;
+}
+
+/**
+ * Draws traced datagrams as rows of a sequence diagram. Keeps the time of the
+ * first event and what TraceNotes needs, so rows must come in order.
+ * @example
+ * const diagram = new SequenceDiagram({ left: "client", right: "server", local: "left" });
+ * console.error(diagram.header());
+ * endpointOptions.onTrace = (event) => console.error(diagram.row(event));
+ */
+export class SequenceDiagram {
+  readonly #options: DiagramOptions;
+  readonly #notes = new TraceNotes();
+  #start: number | undefined;
+
+  constructor(options: DiagramOptions) {
+    this.#options = options;
+  }
+
+  /** The column headings. */
+  header(): string {
+    const { left, right } = this.#options;
+    const gap = Math.max(1, ARROW_WIDTH + 2 - left.length - right.length);
+    return `${"time".padStart(TIME_WIDTH)}  ${left}${" ".repeat(gap)}${right}`;
+  }
+
+  /** One row: time, arrow with its label, then options, payload and notes. */
+  row(event: DiagramEvent): string {
+    this.#start ??= event.at;
+    const time = `${((event.at - this.#start) / 1000).toFixed(3)} s`.padStart(TIME_WIDTH);
+    const rightward = (event.direction === "out") === (this.#options.local === "left");
+    const label = event.message === undefined
+      ? `malformed, ${event.bytes.length} bytes`
+      : arrowLabel(event.message);
+    const arrow = drawArrow(label, rightward, event.lost === true, (event.retransmission ?? 0) > 0);
+    const details: string[] = [];
+    const { peer } = this.#options;
+    if (peer === undefined || addressKey(peer) !== addressKey(event.peer)) {
+      details.push(addressKey(event.peer));
+    }
+    if (event.message !== undefined) details.push(...describe(inWireOrder(event.message)));
+    const notes = this.#notes.annotate(event);
+    if (event.lost) notes.push("lost on the link");
+    if (notes.length > 0) details.push(`‹${notes.join("; ")}›`);
+    return `${time}  │${arrow}│  ${details.join("  ")}`.trimEnd();
+  }
+}
+
+/** "CON 0.01 GET  MID 0x1a2b  tok 9f3c1a22", the words on an arrow. */
+function arrowLabel(m: Message): string {
+  const code = m.code === 0 ? "Empty" : `${codeString(m.code)} ${codeName(m.code)}`;
+  const token = m.token.length > 0 ? `  tok ${bytesToHex(m.token)}` : "";
+  return `${typeName(m.type)} ${code}  MID 0x${hex16(m.messageId)}${token}`;
+}
+
+/** An arrow of ARROW_WIDTH characters (longer if the label needs it), the label near its tail. */
+function drawArrow(label: string, rightward: boolean, lost: boolean, retransmitted: boolean): string {
+  // A retransmission is drawn dashed, so a burst of them stands out from first transmissions.
+  const line = retransmitted ? "┄" : "─";
+  const head = lost ? "✗" : rightward ? "▶" : "◀";
+  const fill = Math.max(2, ARROW_WIDTH - label.length - 5);
+  return rightward
+    ? `${line} ${label} ${line.repeat(fill)}${head} `
+    : ` ${head}${line.repeat(fill)} ${label} ${line}`;
+}
+
+/** Uri-Path, Observe, Block1/2, Content-Format and a payload preview, compactly. */
+function describe(m: Message): string[] {
+  const parts: string[] = [];
+  const path = m.options.filter((o) => o.number === OptionNumber.UriPath);
+  if (path.length > 0) parts.push(`/${path.map((o) => new TextDecoder().decode(o.value)).join("/")}`);
+  for (const { number, value } of m.options) {
+    if (number === OptionNumber.Observe) parts.push(`Observe ${decodeUint(value)}`);
+    if (number === OptionNumber.Block1 || number === OptionNumber.Block2) {
+      // NUM/M/size, the notation of RFC 7959's examples.
+      const block = decodeBlock(value);
+      const name = number === OptionNumber.Block1 ? "Block1" : "Block2";
+      parts.push(`${name} ${block.num}/${block.more ? 1 : 0}/${blockSize(block.szx)}`);
+    }
+    if (number === OptionNumber.ContentFormat) {
+      const format = decodeUint(value);
+      parts.push(`ct ${contentFormatName(format) ?? format}`);
+    }
+  }
+  if (m.payload.length > 0) {
+    if (isUtf8(m.payload)) {
+      const text = new TextDecoder().decode(m.payload);
+      const preview = text.length > PREVIEW ? `${text.slice(0, PREVIEW)}…` : text;
+      parts.push(`${JSON.stringify(preview)}${text.length > PREVIEW ? ` (${m.payload.length} B)` : ""}`);
+    } else {
+      parts.push(`${m.payload.length} B binary`);
+    }
+  }
+  return parts;
+}
