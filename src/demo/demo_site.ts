@@ -46,6 +46,9 @@ async function digest(body: Uint8Array): Promise<ResponseInit> {
   };
 }
 
+/** How long /slow takes: beyond the server's 500 ms separate-response delay. */
+const SLOW_READING_MS = 1000;
+
 /** A reading that drifts slowly around 22 °C, plus the offset a PUT set. */
 function simulatedTemperature(ms: number, offset: number): string {
   const drift = 1.5 * Math.sin(ms / 60_000) + 0.3 * Math.sin(ms / 7_000);
@@ -61,7 +64,7 @@ function requireText(request: CoapRequest): string {
 }
 
 /**
- * Builds the demo site: /temperature (observable), /led, /config, /large (block-wise) and /upload (Block1).
+ * Builds the demo site: /temperature (observable), /slow (a separate response), /led, /config, /large (block-wise) and /upload (Block1).
  * @example new CoapServer(demoSite({ log: console.log, driftEvery: 2000 }).site, { port: 5683 });
  */
 export function demoSite(options: DemoOptions = {}): DemoSite {
@@ -97,6 +100,16 @@ export function demoSite(options: DemoOptions = {}): DemoSite {
 
   const site = new Site()
     .add("temperature", temperature)
+    .add("slow", {
+      title: "A reading that takes 1 s (separate response)",
+      rt: "temperature-c",
+      ct: ContentFormat.TextPlain,
+      // Longer than the server's separate-response delay, so the answer is an empty ACK now and a CON later.
+      get: async () => {
+        await new Promise((resolve) => setTimeout(resolve, SLOW_READING_MS));
+        return { payload: simulatedTemperature(now(), temperatureOffset), contentFormat: ContentFormat.TextPlain };
+      },
+    })
     .add("led", {
       title: "LED",
       rt: "light",
