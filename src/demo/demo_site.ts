@@ -107,7 +107,10 @@ export function demoSite(options: DemoOptions = {}): DemoSite {
       // Longer than the server's separate-response delay, so the answer is an empty ACK now and a CON later.
       get: async () => {
         await new Promise((resolve) => setTimeout(resolve, SLOW_READING_MS));
-        return { payload: simulatedTemperature(now(), temperatureOffset), contentFormat: ContentFormat.TextPlain };
+        return {
+          payload: simulatedTemperature(now(), temperatureOffset),
+          contentFormat: ContentFormat.TextPlain,
+        };
       },
     })
     .add("led", {
