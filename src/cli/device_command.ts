@@ -2,6 +2,7 @@
 import { DeviceError, startDevice } from "../device/device.ts";
 import { integerFlag, portFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Exit code when the device cannot start (missing QEMU or toolchain, failed build, no "ready"). */
@@ -42,15 +43,7 @@ export async function deviceCommand(args: string[]): Promise<number> {
     throw error;
   }
   console.log(`device ready ${device.url} (boot ${device.bootMs.toFixed(0)} ms)`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      resolve();
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await untilSignal();
   await device.stop();
   return 0;
 }

@@ -3,6 +3,7 @@ import { demoSite } from "../demo/demo_site.ts";
 import { CoapServer, type RequestLogEntry } from "../server/server.ts";
 import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
 import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
@@ -59,15 +60,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     }  (/temperature, /slow, /led, /config, /large, /upload, /.well-known/core)`,
   );
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      resolve();
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await untilSignal();
   demo.stop();
   server.close();
   traces.close();

@@ -369,6 +369,12 @@ export class Endpoint {
     });
   }
 
+  /** Reports a received message to onTrace; the event is built only when someone listens. */
+  #traceIn(at: number, peer: Address, bytes: Uint8Array, message: Message, duplicate = false): void {
+    if (this.#onTrace === undefined) return;
+    this.#onTrace({ direction: "in", at, peer, local: this.#transport.local, bytes, message, duplicate });
+  }
+
   #receive({ data, address }: Datagram): void {
     if (this.#closed) return;
     const at = this.#clock.now();
@@ -395,14 +401,7 @@ export class Endpoint {
     switch (message.type) {
       case Type.ACK:
       case Type.RST:
-        this.#onTrace?.({
-          direction: "in",
-          at,
-          peer: address,
-          local: this.#transport.local,
-          bytes: data,
-          message,
-        });
+        this.#traceIn(at, address, data, message);
         return this.#receiveAnswer(message, peer);
       default:
         return this.#receiveMessage(message, peer, data, at);
@@ -427,14 +426,7 @@ export class Endpoint {
 
   #receiveMessage(message: Message, peer: Peer, data: Uint8Array, at: number): void {
     if (message.code === 0) {
-      this.#onTrace?.({
-        direction: "in",
-        at,
-        peer: peer.address,
-        local: this.#transport.local,
-        bytes: data,
-        message,
-      });
+      this.#traceIn(at, peer.address, data, message);
       // RFC 7252 §4.3: an empty CON is a ping, answered with RST; an empty NON is ignored.
       if (message.type === Type.CON) this.#send(emptyMessage(Type.RST, message.messageId), peer);
       return;
@@ -442,15 +434,7 @@ export class Endpoint {
     const lifetime = message.type === Type.CON ? this.#exchangeLifetime : this.#nonLifetime;
     const slot = this.#core.deduplicate(peer.id, message.messageId, at, lifetime);
     if (slot < 0) {
-      this.#onTrace?.({
-        direction: "in",
-        at,
-        peer: peer.address,
-        local: this.#transport.local,
-        bytes: data,
-        message,
-        duplicate: true,
-      });
+      this.#traceIn(at, peer.address, data, message, true);
       // RFC 7252 §4.5: a duplicate CON gets the same answer again; a duplicate NON is dropped.
       const reply = this.#replies[-slot - 1];
       if (message.type === Type.CON && reply !== undefined) {
@@ -468,14 +452,7 @@ export class Endpoint {
       return;
     }
     this.#replies[slot] = undefined;
-    this.#onTrace?.({
-      direction: "in",
-      at,
-      peer: peer.address,
-      local: this.#transport.local,
-      bytes: data,
-      message,
-    });
+    this.#traceIn(at, peer.address, data, message);
     const inbound = { message, peer, slot };
     if (isRequest(message.code)) this.onRequest(inbound);
     else this.onResponse(inbound);
