@@ -10,6 +10,7 @@ import {
   Code,
   ContentFormat,
   decode,
+  encode,
   type Message,
   OptionNumber,
   Site,
@@ -88,8 +89,10 @@ Deno.test({
         assert.match(links, /<\/fw>/);
       });
 
-      await t.step("unknown path: 4.04", async () => {
+      await t.step("unknown path 4.04, an Accept it cannot meet 4.06", async () => {
         assert.equal((await client.get(`${device.url}/nothing/here`)).code, Code.NotFound);
+        const json = await client.get(`${device.url}/temperature`, { accept: ContentFormat.Json });
+        assert.equal(json.code, Code.NotAcceptable);
       });
 
       await t.step("/fw reports the SHA-256 of the core.wasm in this checkout", async () => {
@@ -101,6 +104,39 @@ Deno.test({
           fw.uptime_ms > 0 && fw.free_ram_bytes > 0 && fw.free_ram_bytes < 400 * 1024,
           text(response.payload),
         );
+      });
+
+      await t.step("Block2: the block asked for, with M set while more follows", async () => {
+        const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+        const to = { transport: "udp" as const, hostname: "127.0.0.1", port: device.bridge.address.port };
+        try {
+          const whole = (await client.get(`${device.url}/.well-known/core`)).payload;
+          // Block 1 of 16 bytes: NUM 1, SZX 0.
+          await socket.send(
+            encode({
+              type: Type.CON,
+              code: Code.Get,
+              messageId: 0x4242,
+              token: Uint8Array.of(7),
+              options: [
+                { number: OptionNumber.UriPath, value: new TextEncoder().encode(".well-known") },
+                { number: OptionNumber.UriPath, value: new TextEncoder().encode("core") },
+                { number: OptionNumber.Block2, value: Uint8Array.of(0x10) },
+              ],
+              payload: new Uint8Array(0),
+            }),
+            to,
+          );
+          const reply = decode((await socket.receive())[0]);
+          assert.equal(reply.code, Code.Content);
+          assert.deepEqual(
+            reply.options.find((o) => o.number === OptionNumber.Block2)?.value,
+            Uint8Array.of(0x18),
+          );
+          assert.deepEqual(reply.payload, whole.subarray(16, 32));
+        } finally {
+          socket.close();
+        }
       });
 
       await t.step("observe: 5 notifications, every 5th CON, one token, fresh MIDs", async () => {
@@ -130,7 +166,9 @@ Deno.test({
       });
 
       await t.step({
-        ...needs("libcoap's coap-client-notls: GET and discovery", ["coap-client-notls"], "libcoap3-bin"),
+        ...needs("libcoap's coap-client-notls: GET, discovery, and /fw in 16-byte blocks", [
+          "coap-client-notls",
+        ], "libcoap3-bin"),
         fn: async () => {
           const get = await runCommand(
             "coap-client-notls",
@@ -144,6 +182,13 @@ Deno.test({
             `${device.url}/.well-known/core`,
           ], 20_000);
           assert.match(discover.stdout, /<\/temperature>;.*obs/);
+          // 16-byte blocks: /fw (about 190 bytes) comes in a dozen Block2 exchanges.
+          const blocks = await runCommand(
+            "coap-client-notls",
+            ["-b", "16", "-m", "get", `${device.url}/fw`],
+            20_000,
+          );
+          assert.equal(JSON.parse(blocks.stdout).core_sha256, await coreSha256());
         },
       });
 
