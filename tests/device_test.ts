@@ -19,7 +19,8 @@ import {
 import { ExchangeCore } from "../src/core/exchange_core.ts";
 import { DEVICE_PACKAGES, startDevice } from "../src/device/device.ts";
 import { encodeDiagnosticFrame, encodeIpFrame } from "../src/device/slipmux.ts";
-import { needs, runCommand } from "./_peers.ts";
+import { runCli } from "./_cli.ts";
+import { freeUdpPort, needs, runCommand } from "./_peers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const TOOLS = ["wasm2c", "riscv64-unknown-elf-gcc", "qemu-system-riscv32"];
@@ -314,4 +315,49 @@ Deno.test({
       server.close();
     }
   },
+});
+
+Deno.test({
+  ...needs(
+    "device command: ready line, a libcoap GET, SIGTERM stops QEMU",
+    [...TOOLS, "coap-client-notls"],
+    DEVICE_PACKAGES,
+  ),
+  async fn() {
+    const port = freeUdpPort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", `${root}main.ts`, "device", "--port", `${port}`, "--quiet"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const { value } = await lines.read();
+      assert.match(
+        value ?? "",
+        new RegExp(`^device ready coap://127\\.0\\.0\\.1:${port} \\(boot \\d+ ms\\)`),
+      );
+      const get = await runCommand("coap-client-notls", [
+        "-m",
+        "get",
+        `coap://127.0.0.1:${port}/temperature`,
+      ]);
+      assert.match(get.stdout.trim(), READING);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const status = await child.status;
+    lines.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel();
+    assert.equal(status.code, 0);
+    // The command exits only after QEMU has (Device.stop waits for it), and the port is free again.
+    Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+  },
+});
+
+Deno.test("device command: an edge URI the device cannot use is a usage error", async () => {
+  const result = await runCli(["device", "--edge", "coap://sensor.example/readings"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /--edge must look like coap:\/\/127\.0\.0\.1:5684\/readings/);
 });
