@@ -16,6 +16,9 @@
 
 extern const char CORE_WASM_SHA256[];
 
+/* Ten missed keepalives. */
+#define HOST_SILENCE_MS 10000u
+
 /* The lab chapter's GET /temperature: CON, MID 0x1234, token abcd1234, Uri-Path "temperature". */
 static const uint8_t LAB_GET[] = {0x44, 0x01, 0x12, 0x34, 0xab, 0xcd, 0x12, 0x34, 0xbb, 't', 'e',
                                   'm',  'p',  'e',  'r',  'a',  't',  'u',  'r',  'e'};
@@ -89,7 +92,15 @@ static void __attribute__((noreturn)) run(uint32_t seed, const char *edge) {
     qemu_power_off();
   }
   diagnostic("device ready, edge ", edge[0] ? edge : "none");
-  for (;;) sensor_node_loop();
+  slipmux_heard_at = clock_ms();
+  for (;;) {
+    sensor_node_loop();
+    /* The host is gone (its bridge keeps the link alive every second): power off rather than run orphaned. */
+    if (clock_ms() - slipmux_heard_at > HOST_SILENCE_MS) {
+      slipmux_send_diagnostic("host link silent, powering off");
+      qemu_power_off();
+    }
+  }
 }
 
 int main(void) {

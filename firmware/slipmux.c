@@ -1,4 +1,5 @@
 #include <string.h>
+#include "clock.h"
 #include "slipmux.h"
 #include "uart.h"
 
@@ -16,8 +17,10 @@ static int escaped;
 /* Set when the current frame went wrong; the rest of it is skipped up to the next END. */
 static int broken;
 uint32_t slipmux_dropped;
+uint32_t slipmux_heard_at;
 
 uint32_t slipmux_receive(uint8_t byte, uint8_t *packet) {
+  slipmux_heard_at = clock_ms();
   if (byte == END) {
     uint32_t complete = length;
     int keep = !broken && !escaped && complete > 0 && IS_IP(frame[0]);

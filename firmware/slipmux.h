@@ -13,5 +13,7 @@ uint32_t slipmux_receive(uint8_t byte, uint8_t *packet);
 void slipmux_send_packet(const uint8_t *packet, uint32_t length);
 void slipmux_send_diagnostic(const char *text);
 extern uint32_t slipmux_dropped;
+/* clock_ms() when the last byte arrived: the host bridge sends an END byte every second as a keepalive. */
+extern uint32_t slipmux_heard_at;
 
 #endif

@@ -361,3 +361,37 @@ Deno.test("device command: an edge URI the device cannot use is a usage error", 
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--edge must look like coap:\/\/127\.0\.0\.1:5684\/readings/);
 });
+
+Deno.test({
+  ...needs(
+    "device: QEMU powers off by itself when its host dies without stopping it",
+    TOOLS,
+    DEVICE_PACKAGES,
+  ),
+  async fn() {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", `${root}main.ts`, "device", "--port", "0", "--quiet"],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let qemu: string;
+    try {
+      assert.match((await lines.read()).value ?? "", /^device ready/);
+      qemu = (await runCommand("pgrep", ["-P", `${child.pid}`, "-f", "qemu-system-riscv32"])).stdout.trim();
+      assert.match(qemu, /^\d+$/);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      lines.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+    }
+    // No keepalive for 10 s: the firmware powers off, and QEMU exits with it. Polled for at most 20 s.
+    let alive = true;
+    for (let waited = 0; alive && waited < 20_000; waited += 250) {
+      await pause(250);
+      alive = (await runCommand("kill", ["-0", qemu])).code === 0;
+    }
+    assert.equal(alive, false, `QEMU ${qemu} still runs 20 s after its host died`);
+  },
+});

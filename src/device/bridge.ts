@@ -11,6 +11,9 @@ import { DEVICE_IPV4, DEVICE_PORT, unwrapUdp, wrapUdp } from "./ipv4_udp.ts";
 import { encodeIpFrame, MAX_FRAME, SlipmuxDecoder } from "./slipmux.ts";
 
 const IP_UDP_HEADERS = 28;
+/** A lone SLIP END: an empty frame, which the device ignores but counts as the host being alive. */
+const KEEPALIVE = Uint8Array.of(0xc0);
+const KEEPALIVE_EVERY_MS = 1000;
 
 /** How the bridge reports what crosses the link. */
 export interface BridgeOptions {
@@ -36,6 +39,7 @@ export class DeviceBridge {
   #serial: Deno.TcpConn | undefined;
   #writes: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: BridgeOptions = {}) {
     this.#options = options;
@@ -55,6 +59,8 @@ export class DeviceBridge {
     this.#listener.close();
     this.#pumpSerial(serial);
     this.#pumpUdp();
+    // The firmware powers off after 10 s without a byte, so QEMU never outlives a host that died without stopping it.
+    this.#keepalive = setInterval(() => this.writeSerial(KEEPALIVE).catch(() => {}), KEEPALIVE_EVERY_MS);
   }
 
   /** Writes raw bytes to the device's UART (tests use it to send broken frames). */
@@ -73,6 +79,7 @@ export class DeviceBridge {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#keepalive);
     for (const resource of [this.#udp, this.#listener, this.#serial]) {
       try {
         resource?.close();
