@@ -43,6 +43,33 @@ Deno.test("get, put, --json, discover, 4.04 and usage errors against the demo se
   }
 });
 
+Deno.test("the demo's /readings keeps what sensor nodes PUT or POST, as JSON", async () => {
+  const server = new CoapServer(demoSite().site, { hostname: "127.0.0.1", port: 0 });
+  const url = `coap://127.0.0.1:${server.address.port}/readings`;
+  try {
+    const put = await runCli([
+      "put",
+      url,
+      "--payload",
+      '{"n":1,"temperature":22.5}',
+      "--content-format",
+      "50",
+    ]);
+    assert.equal(put.code, 0, put.stdout);
+    assert.equal((await runCli(["post", url, "--payload", '{"n":2}'])).code, 0);
+    const notJson = await runCli(["put", url, "--payload", "22.5 degrees"]);
+    assert.equal(notJson.code, 1);
+    assert.match(notJson.stdout, /^4\.00 Bad Request/);
+    const kept = JSON.parse((await runCli(["get", url])).stdout.split("\n").slice(1).join("\n"));
+    assert.deepEqual(kept.map((entry: { reading: unknown }) => entry.reading), [{ n: 1, temperature: 22.5 }, {
+      n: 2,
+    }]);
+    assert.match(kept[0].from, /^127\.0\.0\.1:\d+$/);
+  } finally {
+    server.close();
+  }
+});
+
 Deno.test("a silent peer sees the same CON 5 times with doubling gaps; the client exits 3", async () => {
   const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (socket.addr as Deno.NetAddr).port;

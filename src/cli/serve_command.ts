@@ -13,7 +13,7 @@ const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  "serve [--host H] [--port P] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /led, /config, /large, /upload)";
+  "serve [--host H] [--port P] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload)";
 
 function logLine(entry: RequestLogEntry): string {
   const time = new Date().toISOString().slice(11, 23);
@@ -57,7 +57,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(
     `CoAP server listening on coap://${
       addressKey(server.address)
-    }  (/temperature, /slow, /led, /config, /large, /upload, /.well-known/core)`,
+    }  (/temperature, /slow, /readings, /led, /config, /large, /upload, /.well-known/core)`,
   );
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
   await untilSignal();

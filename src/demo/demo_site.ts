@@ -10,6 +10,7 @@ import type { CoapRequest } from "../server/request.ts";
 import type { ResponseInit } from "../server/resource.ts";
 import { observable, type ObservableResource } from "../server/observe.ts";
 import { Site } from "../server/site.ts";
+import { addressKey } from "../transport/transport.ts";
 
 /** Options of the demo site. */
 export interface DemoOptions {
@@ -46,6 +47,9 @@ async function digest(body: Uint8Array): Promise<ResponseInit> {
   };
 }
 
+/** How many readings /readings keeps for GET. */
+const KEPT_READINGS = 20;
+
 /** How long /slow takes: beyond the server's 500 ms separate-response delay. */
 const SLOW_READING_MS = 1000;
 
@@ -64,7 +68,7 @@ function requireText(request: CoapRequest): string {
 }
 
 /**
- * Builds the demo site: /temperature (observable), /slow (a separate response), /led, /config, /large (block-wise) and /upload (Block1).
+ * Builds the demo site: /temperature (observable), /slow (a separate response), /readings (from devices), /led, /config, /large (block-wise) and /upload (Block1).
  * @example new CoapServer(demoSite({ log: console.log, driftEvery: 2000 }).site, { port: 5683 });
  */
 export function demoSite(options: DemoOptions = {}): DemoSite {
@@ -73,6 +77,7 @@ export function demoSite(options: DemoOptions = {}): DemoSite {
   let temperatureOffset = 0;
   let ledOn = false;
   let config: string | undefined;
+  const readings: { from: string; reading: unknown }[] = [];
 
   const temperature = observable({
     title: "Temperature (°C)",
@@ -175,6 +180,27 @@ export function demoSite(options: DemoOptions = {}): DemoSite {
       title: "Block1 upload: answers size and SHA-256",
       put: (request) => digest(request.payload),
       post: (request) => digest(request.payload),
+    })
+    .add("readings", {
+      title: "Readings sent by sensor nodes (PUT/POST JSON; GET the latest)",
+      rt: "readings",
+      ct: ContentFormat.Json,
+      get: () => ({ payload: JSON.stringify(readings), contentFormat: ContentFormat.Json }),
+      put: (request) => keepReading(request),
+      post: (request) => keepReading(request),
     });
+  /** The edge host's side of the device's readings (`device --edge coap://HOST/readings`). */
+  function keepReading(request: CoapRequest): ResponseInit {
+    let reading: unknown;
+    try {
+      reading = JSON.parse(request.text());
+    } catch {
+      throw new CoapError(Code.BadRequest, "payload is not JSON");
+    }
+    readings.push({ from: addressKey(request.peer), reading });
+    if (readings.length > KEPT_READINGS) readings.shift();
+    log(`reading from ${addressKey(request.peer)}: ${JSON.stringify(reading)}`);
+    return { code: Code.Changed };
+  }
   return { site, temperature, stop: () => clearInterval(timer) };
 }
