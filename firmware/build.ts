@@ -3,7 +3,8 @@
  * with wasm2c, builds the RV32IMC firmware around it for QEMU's virt machine,
  * embeds the SHA-256 of the .wasm it translated, and prints flash and RAM use
  * against the budget (the link itself fails when over: 400 KiB of RAM unless
- * told otherwise, 4 MiB of code). Output in build/firmware/.
+ * told otherwise, 4 MiB of code). Output in build/firmware/: firmware.elf, and
+ * flash.bin, the 32 MiB pflash image QEMU boots from.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,9 +16,11 @@ const TOOLS: [string, string][] = [
   ["wasm2c", "wabt"],
   ["riscv64-unknown-elf-gcc", "gcc-riscv64-unknown-elf"],
   ["riscv64-unknown-elf-size", "binutils-riscv64-unknown-elf"],
+  ["riscv64-unknown-elf-objcopy", "binutils-riscv64-unknown-elf"],
 ];
 const PICOLIBC_SPECS = "/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs";
 const FLASH_BUDGET = 4 * 1024 * 1024;
+const FLASH_IMAGE_SIZE = 32 * 1024 * 1024;
 const SOURCES = [
   "start.S",
   "main.c",
@@ -101,6 +104,9 @@ await Deno.writeTextFile(`${out}/layout.h`, layoutHeader());
 await Deno.copyFile(WASM_RT_HEADER, `${out}/wasm-rt.h`);
 await Deno.writeTextFile(`${out}/core_sha256.c`, `const char CORE_WASM_SHA256[] = "${sha256}";\n`);
 const elf = `${out}/firmware.elf`;
+const flash = `${out}/flash.bin`;
+// A failed build must leave no image behind, or the device would boot the previous one.
+await Deno.remove(flash).catch(() => {});
 await run("riscv64-unknown-elf-gcc", [
   "-march=rv32imc",
   "-mabi=ilp32",
@@ -111,8 +117,6 @@ await run("riscv64-unknown-elf-gcc", [
   "-DNDEBUG",
   "-ffunction-sections",
   "-Wl,--gc-sections",
-  // One RAM region holds code and data on this target; the pages are kept apart by link.ld.
-  "-Wl,--no-warn-rwx-segments",
   `-Wl,--defsym=RAM_BUDGET=${ramBudgetKib * 1024}`,
   `-Wl,--defsym=FLASH_BUDGET=${FLASH_BUDGET}`,
   `-T${root}firmware/link.ld`,
@@ -124,17 +128,20 @@ await run("riscv64-unknown-elf-gcc", [
   `${out}/core.c`,
   `${out}/core_sha256.c`,
 ]);
+// QEMU's virt machine wants each pflash unit to be exactly 32 MiB.
+await run("riscv64-unknown-elf-objcopy", ["-O", "binary", elf, flash]);
+await Deno.truncate(flash, FLASH_IMAGE_SIZE);
 const [, sizes] = (await run("riscv64-unknown-elf-size", [elf])).trim().split("\n");
 const [text, data, bss] = sizes.trim().split(/\s+/).map(Number);
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
-console.log(`firmware ${elf}`);
+console.log(`firmware ${elf}, flash image ${flash}`);
 console.log(`core.wasm sha256 ${sha256}`);
-console.log(`flash: code + read-only data ${kib(text)} of ${kib(FLASH_BUDGET)}`);
 console.log(
-  `RAM in use ${kib(text + data + bss)} of ${kib(ramBudgetKib * 1024)}: code ${
+  `flash in use ${kib(text + data)} of ${kib(FLASH_BUDGET)}: code and read-only data ${
     kib(text)
-  } (it runs from RAM ` +
-    `on this target), data ${kib(data)}, bss ${
-      kib(bss)
-    } (incl. the 128 KiB WASM linear memory and 16 KiB stack)`,
+  }, data to copy ${kib(data)}`,
+);
+console.log(
+  `RAM in use ${kib(data + bss)} of ${kib(ramBudgetKib * 1024)}: data ${kib(data)}, bss ${kib(bss)} ` +
+    `(incl. the 128 KiB WASM linear memory, the 16 KiB stack and 256 B of settings)`,
 );

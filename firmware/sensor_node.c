@@ -17,7 +17,7 @@
 
 extern const char CORE_WASM_SHA256[];
 extern uint8_t __ram_end[];
-extern uint8_t __text_start[];
+extern uint8_t __ram_start[];
 
 static int32_t reading_tenths = 225;
 static int32_t calibration_tenths;
@@ -78,9 +78,9 @@ static void callback_fw(const coap_packet *packet, udp_peer ip) {
   text_add(&t, CORE_WASM_SHA256);
   text_add(&t, "\",\"uptime_ms\":");
   text_add_u32(&t, clock_ms());
-  /* RAM the image does not claim: budget minus code, data, bss (incl. WASM linear memory) and stack. */
+  /* RAM the image does not claim: budget minus data, bss (incl. WASM linear memory), stack and settings. */
   text_add(&t, ",\"free_ram_bytes\":");
-  text_add_u32(&t, RAM_BUDGET - (uint32_t)(__ram_end - __text_start));
+  text_add_u32(&t, RAM_BUDGET - (uint32_t)(__ram_end - __ram_start) - 256u);
   text_add(&t, ",\"observers\":");
   text_add_u32(&t, coap_observer_count());
   text_add(&t, "}");

@@ -26,7 +26,7 @@ Deno.test({
     assert.equal(fits.code, 0, fits.stderr);
     const ram = /RAM in use ([\d.]+) KiB of 400\.0 KiB/.exec(fits.stdout);
     assert.ok(ram && Number(ram[1]) <= 400, fits.stdout);
-    const flash = /flash: code \+ read-only data ([\d.]+) KiB of 4096\.0 KiB/.exec(fits.stdout);
+    const flash = /flash in use ([\d.]+) KiB of 4096\.0 KiB/.exec(fits.stdout);
     assert.ok(flash && Number(flash[1]) <= 4096, fits.stdout);
 
     const wasm = await Deno.readFile(`${root}src/core/core.wasm`);

@@ -7,12 +7,12 @@
 import { DeviceBridge } from "./bridge.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-/** The firmware image `deno task firmware` builds. */
-export const FIRMWARE_ELF = `${root}build/firmware/firmware.elf`;
+/** The flash image `deno task firmware` builds last (after firmware.elf), which QEMU boots. */
+const FLASH_IMAGE = `${root}build/firmware/flash.bin`;
 /** The apt packages the device needs, named in every "missing" message. */
 export const DEVICE_PACKAGES =
   "qemu-system-misc, wabt, gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf";
-/** RV32IMC with 400 KiB of RAM and no firmware of QEMU's own: the ESP32-C3-class budget (DESIGN.md). */
+/** RV32IMC with 400 KiB of RAM, the firmware in flash, no firmware of QEMU's own: the ESP32-C3-class budget (DESIGN.md). */
 const MACHINE = [
   "-M",
   "virt",
@@ -84,7 +84,7 @@ function newestSource(): number {
 /** Builds the firmware unless the image is newer than every source. */
 export async function ensureFirmware(): Promise<void> {
   try {
-    if ((Deno.statSync(FIRMWARE_ELF).mtime?.getTime() ?? 0) > newestSource()) return;
+    if ((Deno.statSync(FLASH_IMAGE).mtime?.getTime() ?? 0) > newestSource()) return;
   } catch {
     // Not built yet.
   }
@@ -170,8 +170,8 @@ export async function startDevice(options: DeviceOptions = {}): Promise<Device> 
       `socket,id=link,host=127.0.0.1,port=${bridge.serialPort},server=off,nodelay=on`,
       "-serial",
       "chardev:link",
-      "-kernel",
-      FIRMWARE_ELF,
+      "-drive",
+      `if=pflash,format=raw,unit=0,readonly=on,file=${FLASH_IMAGE}`,
     ],
     stdin: "null",
     stdout: "null",
