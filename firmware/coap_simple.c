@@ -18,7 +18,8 @@
 #define OPTION_ACCEPT 17
 #define OPTION_BLOCK2 23
 
-#define MAX_PEERS 8u
+#define MAX_PEERS 16u
+#define NO_PEER 0xFFu
 #define MAX_RESOURCES 8u
 #define MAX_OBSERVERS 8u
 #define MAX_PATH 64u
@@ -130,16 +131,39 @@ static void send_datagram(uint8_t peer, const uint8_t *bytes, uint32_t length) {
   slipmux_send_packet(packet_out, packet_length);
 }
 
-/* Peers are numbered 0..MAX_PEERS-1 here and known to the core as number + 1; the least recently used is reused. */
+/* Whether an observation, a CON in flight or a queued request still names this peer. */
+static int peer_in_use(uint32_t index) {
+  for (uint32_t i = 0; i < MAX_OBSERVERS; i++) {
+    if (observers[i].used && observers[i].peer == index) return 1;
+  }
+  for (uint32_t i = 0; i < RETRANSMIT_SLOTS; i++) {
+    if (in_flight[i].kind != OUT_FREE && in_flight[i].peer == index) return 1;
+  }
+  for (uint32_t i = 0; i < queue_size; i++) {
+    if (queue[(queue_head + i) % REQUEST_QUEUE].peer == index) return 1;
+  }
+  return 0;
+}
+
+/* Peers are numbered 0..MAX_PEERS-1 here and known to the core as number + 1. A new peer takes the least
+   recently used entry nothing refers to any more; NO_PEER when every entry is still in use. */
 static uint8_t peer_id(udp_peer address) {
-  uint32_t oldest = 0;
+  int oldest = -1;
   for (uint32_t i = 0; i < MAX_PEERS; i++) {
     if (peers[i].address.port == address.port && memcmp(peers[i].address.ip, address.ip, 4) == 0) {
       peers[i].last_used = clock_ms();
       return (uint8_t)i;
     }
-    if (peers[i].address.port == 0 || (int32_t)(peers[i].last_used - peers[oldest].last_used) < 0) oldest = i;
   }
+  for (uint32_t i = 0; i < MAX_PEERS; i++) {
+    if (peers[i].address.port == 0) {
+      oldest = (int)i;
+      break;
+    }
+    if (peer_in_use(i)) continue;
+    if (oldest < 0 || (int32_t)(peers[i].last_used - peers[oldest].last_used) < 0) oldest = (int)i;
+  }
+  if (oldest < 0) return NO_PEER;
   peers[oldest].address = address;
   peers[oldest].last_used = clock_ms();
   return (uint8_t)oldest;
@@ -312,6 +336,7 @@ uint16_t coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t co
                             const char *payload, uint32_t length) {
   uint8_t peer_index = peer_id(peer);
   context.responded = 1;
+  if (peer_index == NO_PEER) return 0;
   if (context.accept >= 0 && content_format >= 0 && context.accept != content_format && is_success(code)) {
     code = COAP_NOT_ACCEPTABLE;
     content_format = COAP_NO_FORMAT;
@@ -494,7 +519,8 @@ static void finish_request(void) {
 }
 
 int coap_put(udp_peer peer, const char *path, const char *payload, int32_t content_format) {
-  if (queue_size == REQUEST_QUEUE) return 0;
+  uint8_t peer_index = peer_id(peer);
+  if (queue_size == REQUEST_QUEUE || peer_index == NO_PEER) return 0;
   queued_request *request = &queue[(queue_head + queue_size) % REQUEST_QUEUE];
   coap_message message = {0};
   message.type = COAP_CON;
@@ -520,7 +546,7 @@ int coap_put(udp_peer peer, const char *path, const char *payload, int32_t conte
   int32_t length = core_encode(&message, request->bytes, STORED_MESSAGE);
   if (length < 0) return 0;
   request->length = (uint16_t)length;
-  request->peer = peer_id(peer);
+  request->peer = peer_index;
   request->token_length = 4;
   memcpy(request->token, message.token, 4);
   queue_size++;
@@ -583,6 +609,10 @@ static void handle_response(uint8_t peer_index, const coap_packet *packet, udp_p
 
 static void handle_datagram(udp_peer peer, const uint8_t *bytes, uint32_t length) {
   uint8_t peer_index = peer_id(peer);
+  if (peer_index == NO_PEER) {
+    log_line("datagram dropped: every peer entry is in use, port ", peer.port);
+    return;
+  }
   coap_packet packet;
   int32_t error = core_decode(bytes, length, &packet);
   if (error != 0) {

@@ -166,6 +166,34 @@ Deno.test({
         assert.equal(JSON.parse(text((await client.get(`${device.url}/fw`)).payload)).observers, 0);
       });
 
+      await t.step("an observer keeps its notifications while 40 other peers come and go", async () => {
+        const observer = new CoapClient();
+        try {
+          const observation = await observer.observe(`${device.url}/temperature`);
+          // More peers than the device's table holds: entries still named by an observation must not be reused.
+          for (let i = 0; i < 40; i++) {
+            const passer = new CoapClient();
+            assert.equal((await passer.get(`${device.url}/led`)).code, Code.Content);
+            passer.close();
+          }
+          // The next reading is at most 2 s away; without the fix it went to a stranger's port, and the
+          // client only got one again by re-registering after Max-Age (60 s).
+          const next = observation[Symbol.asyncIterator]().next();
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const late = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("no notification within 5 s")), 5000);
+          });
+          try {
+            const { value } = await Promise.race([next, late]);
+            assert.match(text(value!.payload), READING);
+          } finally {
+            clearTimeout(timer);
+          }
+        } finally {
+          observer.close();
+        }
+      });
+
       await t.step({
         ...needs("libcoap's coap-client-notls: GET, discovery, and /fw in 16-byte blocks", [
           "coap-client-notls",
