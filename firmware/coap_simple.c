@@ -36,6 +36,9 @@
 typedef struct {
   udp_peer address;
   uint32_t last_used;
+  /* Bumped when the entry goes to a new peer, so the core's dedup and retransmission keys of the old one
+     (which live up to EXCHANGE_LIFETIME) never match the newcomer. */
+  uint32_t generation;
 } peer_entry;
 
 typedef struct {
@@ -164,10 +167,17 @@ static uint8_t peer_id(udp_peer address) {
     if (oldest < 0 || (int32_t)(peers[i].last_used - peers[oldest].last_used) < 0) oldest = (int)i;
   }
   if (oldest < 0) return NO_PEER;
+  if (peers[oldest].address.port != 0) peers[oldest].generation++;
+  for (uint32_t i = 0; i < REPLY_CACHE; i++) {
+    if (replies[i].peer == (uint8_t)oldest) replies[i].length = 0;
+  }
   peers[oldest].address = address;
   peers[oldest].last_used = clock_ms();
   return (uint8_t)oldest;
 }
+
+/* The number the core knows a peer entry by: never 0 (the boot self-test's), and new for each occupant. */
+static uint32_t core_peer(uint8_t index) { return (peers[index].generation << 8) + index + 1u; }
 
 static uint32_t uint_value(const coap_option *option) {
   uint32_t value = 0;
@@ -279,7 +289,7 @@ static void send_empty(uint8_t peer, uint8_t type, uint16_t mid) {
 static int track(uint8_t peer, uint16_t mid, outgoing_kind kind, uint8_t observer_index, const uint8_t *bytes,
                  uint32_t length) {
   if (length > STORED_MESSAGE) return 0;
-  int32_t slot = core_schedule(peer + 1u, mid, clock_ms());
+  int32_t slot = core_schedule(core_peer(peer), mid, clock_ms());
   if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS) return 0;
   outgoing *entry = &in_flight[slot];
   entry->kind = kind;
@@ -294,7 +304,7 @@ static int track(uint8_t peer, uint16_t mid, outgoing_kind kind, uint8_t observe
 static void forget_observer(int index, const char *why) {
   observer *o = &observers[index];
   if (o->con_pending) {
-    int32_t slot = core_acknowledge(o->peer + 1u, o->con_mid);
+    int32_t slot = core_acknowledge(core_peer(o->peer), o->con_mid);
     if (slot >= 0) in_flight[slot].kind = OUT_FREE;
   }
   o->used = 0;
@@ -396,7 +406,7 @@ uint16_t coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t co
   }
   send_datagram(peer_index, datagram_out, (uint32_t)encoded);
   if (context.notification && reply.type == COAP_CON) {
-    int32_t slot = o->con_pending ? core_rekey(peer_index + 1u, o->con_mid, reply.message_id) : -1;
+    int32_t slot = o->con_pending ? core_rekey(core_peer(peer_index), o->con_mid, reply.message_id) : -1;
     if (slot >= 0) {
       in_flight[slot].mid = reply.message_id;
       in_flight[slot].length = (uint16_t)encoded;
@@ -556,7 +566,7 @@ int coap_put(udp_peer peer, const char *path, const char *payload, int32_t conte
 
 /* An ACK or RST for one of our CONs. */
 static void settle(uint8_t peer_index, const coap_packet *packet, udp_peer peer) {
-  int32_t slot = core_acknowledge(peer_index + 1u, packet->message_id);
+  int32_t slot = core_acknowledge(core_peer(peer_index), packet->message_id);
   if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS) {
     /* An RST may also answer a NON notification (RFC 7641 §3.6). */
     for (uint32_t i = 0; packet->type == COAP_RESET && i < MAX_OBSERVERS; i++) {
@@ -600,7 +610,7 @@ static void handle_response(uint8_t peer_index, const coap_packet *packet, udp_p
   }
   if (packet->type == COAP_CON) send_empty(peer_index, COAP_ACK, packet->message_id);
   if (!request_awaiting_separate) {
-    int32_t slot = core_acknowledge(peer_index + 1u, request_mid);
+    int32_t slot = core_acknowledge(core_peer(peer_index), request_mid);
     if (slot >= 0 && slot < (int32_t)RETRANSMIT_SLOTS) in_flight[slot].kind = OUT_FREE;
   }
   if (response_callback) response_callback(packet, peer);
@@ -632,7 +642,7 @@ static void handle_datagram(udp_peer peer, const uint8_t *bytes, uint32_t length
     if (packet.type == COAP_CON) send_empty(peer_index, COAP_RESET, packet.message_id);
     return;
   }
-  if (!core_is_new(peer_index + 1u, packet.message_id, clock_ms())) {
+  if (!core_is_new(core_peer(peer_index), packet.message_id, clock_ms())) {
     const cached_reply *reply = find_reply(peer_index, packet.message_id);
     if (reply) {
       send_datagram(peer_index, reply->bytes, reply->length);
