@@ -26,6 +26,8 @@ const SOURCES = [
   "main.c",
   "sensor_node.c",
   "coap_simple.c",
+  "coap_link.c",
+  "coap_client.c",
   "core_glue.c",
   "slipmux.c",
   "ipv4_udp.c",
