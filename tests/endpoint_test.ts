@@ -219,6 +219,47 @@ Deno.test("a slow handler: empty ACK first, then the response as a CON with the 
   server.close();
 });
 
+Deno.test("a CON nobody ACKs fails with the message layer's reason, even when the give-up falls at MAX_TRANSMIT_WAIT", async () => {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  // ACK_RANDOM_FACTOR 1: the give-up comes exactly at MAX_TRANSMIT_WAIT, where the request timer also fell.
+  const parameters = { ackTimeout: 100, ackRandomFactor: 1 };
+  const client = new CoapClient({
+    endpoint: new Endpoint(link.attach(CLIENT), { clock, seed: 2, parameters }),
+  });
+  rawPeer(link, SERVER);
+  const failure = client.get(`coap://${SERVER.hostname}:${SERVER.port}/x`).catch((error) => error);
+  await clock.advance(100 * 31 + 1);
+  const error = await failure;
+  assert.ok(error instanceof TimeoutError);
+  assert.match(error.message, /no ACK or RST from .* after 4 retransmissions/);
+  client.close();
+});
+
+Deno.test("after an empty ACK the client waits MAX_TRANSMIT_WAIT for the separate response, then times out", async () => {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  const parameters = { ackTimeout: 100, ackRandomFactor: 1 };
+  const client = new CoapClient({
+    endpoint: new Endpoint(link.attach(CLIENT), { clock, seed: 2, parameters }),
+  });
+  const server = rawPeer(link, SERVER);
+  let failedAt = -1;
+  const failure = client.get(`coap://${SERVER.hostname}:${SERVER.port}/x`).catch((error) => {
+    failedAt = clock.now();
+    return error;
+  });
+  await clock.advance(500);
+  const [request] = server.received;
+  // The empty ACK goes out at 500 ms, long after the request's first retransmission would have stopped.
+  server.send(`6000${request.messageId.toString(16).padStart(4, "0")}`, CLIENT);
+  await clock.advance(100 * 31 + 600);
+  assert.ok((await failure) instanceof TimeoutError);
+  // The ACK arrives at 501 ms (the link's 1 ms delay); the separate response had 3,100 ms from then.
+  assert.equal(failedAt, 501 + 100 * 31);
+  client.close();
+});
+
 Deno.test("a response or notification whose token matches no request is rejected with RST", async () => {
   const clock = new VirtualClock();
   const link = new MemoryLink(clock);

@@ -17,6 +17,7 @@ import {
 } from "../endpoint/endpoint.ts";
 import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
+import type { TimerHandle } from "../endpoint/clock.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
 import { bytesToHex } from "../tools/hex.ts";
@@ -50,7 +51,11 @@ export interface RequestOptions {
   options?: CoapOption[];
   /** CON (default) or NON. */
   confirmable?: boolean;
-  /** Give up after this many ms (each exchange of a block-wise transfer); default MAX_TRANSMIT_WAIT. */
+  /**
+   * Give up after this many ms (each exchange of a block-wise transfer). By default a CON fails when its
+   * retransmissions run out, and a separate response gets MAX_TRANSMIT_WAIT from its empty ACK; a NON gets
+   * MAX_TRANSMIT_WAIT.
+   */
   timeout?: number;
   /** Block size for block-wise transfers, 16 … 1024 bytes (default 1024); given, it is asked for up front. */
   blockSize?: number;
@@ -317,12 +322,17 @@ export class CoapClient {
     const key = pendingKey(peer, message.token);
     const clock = endpoint.clock;
     const timeout = options.timeout ?? maxTransmitWait(endpoint.parameters);
+    // A CON with the default timeout is failed by the message layer itself when no ACK comes (its reason says
+    // so); the timer then only bounds the wait for a separate response after an empty ACK. Started at once,
+    // it raced that give-up, which falls at MAX_TRANSMIT_WAIT too.
+    const timedFromAck = options.timeout === undefined && options.confirmable !== false;
     return new Promise<CoapResponse>((resolve, reject) => {
       let settled = false;
+      let timer: TimerHandle | undefined;
       const finish = (error: unknown, response?: CoapResponse) => {
         if (settled) return;
         settled = true;
-        clock.cancel(timer);
+        if (timer !== undefined) clock.cancel(timer);
         options.signal?.removeEventListener("abort", abort);
         if (follow === undefined || response === undefined) this.#pending.delete(key);
         else {this.#pending.set(key, {
@@ -332,10 +342,13 @@ export class CoapClient {
         else reject(error);
       };
       const abort = () => finish(options.signal?.reason ?? new Error("request aborted"));
-      const timer = clock.setTimer(
-        () => finish(new TimeoutError(`no response from ${peer.key} within ${Math.round(timeout)} ms`)),
-        timeout,
-      );
+      const startTimer = () => {
+        timer = clock.setTimer(
+          () => finish(new TimeoutError(`no response from ${peer.key} within ${Math.round(timeout)} ms`)),
+          timeout,
+        );
+      };
+      if (!timedFromAck) startTimer();
       options.signal?.addEventListener("abort", abort);
       this.#pending.set(key, {
         deliver: (inbound) => finish(undefined, new CoapResponse(inbound.message, inbound.peer.address)),
@@ -344,8 +357,10 @@ export class CoapClient {
       if (options.confirmable === false) {
         endpoint.sendNonConfirmable(message, peer);
       } else {
-        // An empty ACK means a separate response will follow; only failures matter here.
-        endpoint.sendConfirmable(message, peer).catch((error) => finish(error));
+        // An empty ACK means a separate response will follow.
+        endpoint.sendConfirmable(message, peer).then(() => {
+          if (!settled && timer === undefined) startTimer();
+        }, (error) => finish(error));
       }
     });
   }
