@@ -7,7 +7,8 @@
  * @module
  */
 import type { Address } from "../transport/transport.ts";
-import { DEVICE_IPV4, DEVICE_PORT, unwrapUdp, wrapUdp } from "./ipv4_udp.ts";
+import { udpPacket } from "../tools/ip_udp.ts";
+import { DEVICE_IPV4, DEVICE_PORT, unwrapUdp } from "./ipv4_udp.ts";
 import { encodeIpFrame, MAX_FRAME, SlipmuxDecoder } from "./slipmux.ts";
 
 const IP_UDP_HEADERS = 28;
@@ -112,14 +113,14 @@ export class DeviceBridge {
       this.#options.onInvalid?.(datagram.error);
       return;
     }
-    const { ip, port } = datagram.destination;
-    this.#udp.send(datagram.payload, { transport: "udp", hostname: ip, port }).catch((error) => {
-      if (!this.#closed) this.#options.onInvalid?.(`cannot send to ${ip}:${port}: ${error.message}`);
+    const { hostname, port } = datagram.destination;
+    this.#udp.send(datagram.payload, { transport: "udp", hostname, port }).catch((error) => {
+      if (!this.#closed) this.#options.onInvalid?.(`cannot send to ${hostname}:${port}: ${error.message}`);
     });
   }
 
   async #pumpUdp(): Promise<void> {
-    const device = { ip: DEVICE_IPV4, port: DEVICE_PORT };
+    const device = { hostname: DEVICE_IPV4, port: DEVICE_PORT };
     while (!this.#closed) {
       let received: [Uint8Array, Deno.Addr];
       try {
@@ -132,7 +133,11 @@ export class DeviceBridge {
         this.#options.onInvalid?.(`a ${data.length}-byte datagram does not fit the ${MAX_FRAME}-byte link`);
         continue;
       }
-      const packet = wrapUdp({ ip: from.hostname, port: from.port }, device, data);
+      const packet = udpPacket({
+        source: { hostname: from.hostname, port: from.port },
+        destination: device,
+        payload: data,
+      });
       this.writeSerial(encodeIpFrame(packet)).catch(() => {});
     }
   }
