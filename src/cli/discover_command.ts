@@ -1,8 +1,7 @@
 /** `discover URI`: the server's /.well-known/core as a table. */
 import { parseLinkFormat } from "../tools/link_format.ts";
-import { clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { parseFlags } from "./parse_flags.ts";
-import { TRACE_FLAGS } from "./trace_flags.ts";
 import { secondsFlag } from "./flag_values.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
@@ -16,10 +15,7 @@ const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
 export async function discoverCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
     json: { type: "boolean" },
-    ...TRACE_FLAGS,
-    timeout: { type: "string" },
-    "ack-timeout": { type: "string" },
-    "max-retransmit": { type: "string" },
+    ...CLIENT_FLAGS,
   });
   if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${DISCOVER_USAGE}`);
   let uri: URL;

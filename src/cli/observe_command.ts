@@ -6,8 +6,7 @@ import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
-import { TRACE_FLAGS } from "./trace_flags.ts";
-import { clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
@@ -34,10 +33,7 @@ export async function observeCommand(args: string[]): Promise<number> {
     count: { type: "string" },
     duration: { type: "string" },
     json: { type: "boolean" },
-    ...TRACE_FLAGS,
-    timeout: { type: "string" },
-    "ack-timeout": { type: "string" },
-    "max-retransmit": { type: "string" },
+    ...CLIENT_FLAGS,
   });
   if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${OBSERVE_USAGE}`);
   const count = values.count === undefined ? Infinity : integerFlag("count", values.count, 1_000_000);

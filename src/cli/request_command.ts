@@ -15,6 +15,14 @@ export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request
     ${TRACE_USAGE}
     exit code: 0 for 2.xx, 1 for 4.xx/5.xx, 2 usage error, 3 timeout or reset`;
 
+/** The flags of ClientFlags, as parseFlags takes them. */
+export const CLIENT_FLAGS = {
+  timeout: { type: "string" },
+  "ack-timeout": { type: "string" },
+  "max-retransmit": { type: "string" },
+  ...TRACE_FLAGS,
+} as const;
+
 const FLAGS = {
   payload: { type: "string" },
   file: { type: "string" },
@@ -23,11 +31,8 @@ const FLAGS = {
   query: { type: "string", multiple: true },
   non: { type: "boolean" },
   "block-size": { type: "string" },
-  timeout: { type: "string" },
-  "ack-timeout": { type: "string" },
-  "max-retransmit": { type: "string" },
   json: { type: "boolean" },
-  ...TRACE_FLAGS,
+  ...CLIENT_FLAGS,
 } as const;
 
 /** The client flags every command that talks to a server shares. */
