@@ -206,3 +206,17 @@ export function encode(): i32 {
   }
   return <i32>(out - tx);
 }
+
+/**
+ * The index of the first option numbered `number` at or after index `from`
+ * in the last decoded message, or -1 (the index is sorted by number).
+ */
+export function findOption(number: i32, from: i32): i32 {
+  const count = getSlot(SLOT_OPTION_COUNT);
+  for (let i = max(from, 0); i < count; i++) {
+    const found = <i32>load<u16>(entry(i), ENTRY_NUMBER);
+    if (found == number) return i;
+    if (found > number) return -1;
+  }
+  return -1;
+}

@@ -7,12 +7,14 @@ export function sharedBase(): usize {
   return SHARED;
 }
 
-export { decode, encode } from "./codec";
+export { decode, encode, findOption } from "./codec";
 export {
   blockMore, blockNum, blockSize, blockSzx, blockValue, optionIsCritical, optionIsNoCacheKey,
   optionIsUnsafe, readUint, uintLength, writeUint,
 } from "./option_value";
 export {
-  acknowledge, due, nextDeadline, pendingCount, randomSeed, rekey, retransmissionsOf, retransmitInit, schedule,
+  cancel, due, nextDeadline, pendingCount, randomSeed, rekey, retransmissionsOf, schedule,
 } from "./retransmit";
-export { dedupCheck, dedupInit } from "./dedup";
+export { allocateMessageId, messageLayerInit, peerFor, receive, recordNon } from "./message_layer";
+export { peerCount, peerHold, peersPinned } from "./peers";
+export { strictEntries } from "./dedup";

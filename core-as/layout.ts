@@ -17,7 +17,7 @@ export const MAX_TOKEN_LENGTH = 8;
 
 /** Header record: one i32 per slot. */
 export const HEADER_OFFSET = 0;
-export const HEADER_SLOTS = 16;
+export const HEADER_SLOTS = 24;
 export const SLOT_VERSION = 0;
 export const SLOT_TYPE = 1;
 export const SLOT_TOKEN_LENGTH = 2;
@@ -31,6 +31,19 @@ export const SLOT_ERROR_OFFSET = 9;
 /** For truncation errors: how many bytes the field needed. */
 export const SLOT_ERROR_NEEDED = 10;
 export const SLOT_LENGTH = 11;
+/** receive(): the peer entry the datagram came from (-1 when none could be had). */
+export const SLOT_PEER = 12;
+/** receive(): 1 when that entry was just given to a new peer (the host drops what it knew of the old one). */
+export const SLOT_PEER_NEW = 13;
+/** receive(): the dedup handle (REQUEST, RESPONSE, DUPLICATE) or the exchange slot (ACKNOWLEDGED, EXCHANGE_RESET). */
+export const SLOT_HANDLE = 14;
+/** receive(): the recent-NON handle an RST matched (NON_RESET). */
+export const SLOT_NON_HANDLE = 15;
+/** receive(): BUSY's advice, in whole seconds, for the 5.03's Max-Age. */
+export const SLOT_RETRY_AFTER = 16;
+/** Set by the host before receive() or peerFor(): the sender's address length (bytes at ADDRESS_OFFSET) and port. */
+export const SLOT_ADDRESS_LENGTH = 17;
+export const SLOT_ADDRESS_PORT = 18;
 
 /** Option index: MAX_OPTIONS entries of four u16. */
 export const OPTIONS_OFFSET = HEADER_OFFSET + HEADER_SLOTS * 4;
@@ -52,7 +65,37 @@ export const EVENT_CAPACITY = 256;
 export const EVENT_SIZE = 8;
 export const EVENT_RETRANSMIT = 1;
 export const EVENT_GIVE_UP = 2;
-export const SHARED_SIZE = EVENTS_OFFSET + EVENT_CAPACITY * EVENT_SIZE;
+/** A peer's address as opaque bytes (the host's choice: text or raw IP), at most ADDRESS_CAPACITY. */
+export const ADDRESS_OFFSET = EVENTS_OFFSET + EVENT_CAPACITY * EVENT_SIZE;
+export const ADDRESS_CAPACITY = 48;
+export const SHARED_SIZE = ADDRESS_OFFSET + ADDRESS_CAPACITY;
+
+/**
+ * What receive() decided about a datagram (RFC 7252 §4). Both hosts act on
+ * these and nothing else, so they answer every message the same way.
+ */
+/** Drop it silently (an unmatched ACK, a malformed NON, an empty NON, a duplicate NON …). */
+export const ACTION_IGNORE = 0;
+/** Answer with an empty RST carrying SLOT_MESSAGE_ID (a ping, a malformed or unprocessable CON). */
+export const ACTION_RESET = 1;
+/** A new request: hand it up; its answer is cached under SLOT_HANDLE. */
+export const ACTION_REQUEST = 2;
+/** A new CON or NON response (separate, or a notification): hand it up; SLOT_HANDLE as for requests. */
+export const ACTION_RESPONSE = 3;
+/** A duplicate within its lifetime: a CON gets the reply cached under SLOT_HANDLE again, if there is one. */
+export const ACTION_DUPLICATE = 4;
+/** An ACK settled exchange SLOT_HANDLE; with a non-zero code it carries the piggybacked response. */
+export const ACTION_ACKNOWLEDGED = 5;
+/** An RST settled exchange SLOT_HANDLE. */
+export const ACTION_EXCHANGE_RESET = 6;
+/** An RST matched a recent NON (RFC 7641 §3.6): SLOT_NON_HANDLE names it. */
+export const ACTION_NON_RESET = 7;
+/** A new request that no table has room for: answer 5.03 with Max-Age SLOT_RETRY_AFTER; never run it. */
+export const ACTION_BUSY = 8;
+
+/** Results of peerFor() and allocateMessageId() when they cannot. */
+export const PEER_TABLE_FULL = -1;
+export const NO_MESSAGE_ID = -1;
 
 /** Results of `schedule()` when it cannot take the message. */
 export const SCHEDULE_FULL = -1;

@@ -3,6 +3,7 @@
 // back-off and give-up after MAX_RETRANSMIT. Time and randomness come in from
 // the host, so a given clock and seed always give the same schedule.
 import { EVENT_CAPACITY, EVENT_GIVE_UP, EVENT_RETRANSMIT, EVENT_SIZE, EVENTS_OFFSET, SCHEDULE_DUPLICATE, SCHEDULE_FULL } from "./layout";
+import { peerInFlight } from "./peers";
 import { SHARED } from "./shared";
 import { indexFind, indexInsert, indexRemove, powerOfTwoAtLeast, reserve } from "./tables";
 
@@ -34,7 +35,8 @@ let randomState: u32 = 0x9e3779b9;
   return <i32>(a - b) < 0;
 }
 
-function nextRandom(): u32 {
+/** The core's seeded random source (initial timeouts, first Message IDs). */
+export function nextRandom(): u32 {
   // xorshift32: enough to spread timeouts, and reproducible from the seed.
   let x = randomState;
   x ^= x << 13;
@@ -115,10 +117,16 @@ function release(slot: i32): void {
   indexRemove(index, mask, entries, STRIDE, slot);
   store<i32>(freeSlots + (<usize>freeCount << 2), slot);
   freeCount++;
+  peerInFlight(<i32>load<u32>(entry(slot), PEER), -1);
+}
+
+/** Whether a CON with that Message ID is outstanding to the peer. */
+export function isOutstanding(peer: u32, messageId: u32): bool {
+  return indexFind(index, mask, entries, STRIDE, peer, messageId) >= 0;
 }
 
 /**
- * Starts tracking a CON just sent to `peer`, with the sending endpoint's
+ * Starts tracking a CON just sent to `peer` (a peer table entry), with the sending endpoint's
  * RFC 7252 §4.8 parameters: ACK_TIMEOUT in ms, ACK_RANDOM_FACTOR × 1000 and
  * MAX_RETRANSMIT. The first timeout is drawn from [ACK_TIMEOUT,
  * ACK_TIMEOUT × ACK_RANDOM_FACTOR]. Returns the slot, or SCHEDULE_FULL /
@@ -149,6 +157,7 @@ export function schedule(
   place(heapSize, slot);
   heapSize++;
   siftUp(heapSize - 1);
+  peerInFlight(<i32>peer, 1);
   return slot;
 }
 
@@ -157,6 +166,14 @@ export function acknowledge(peer: u32, messageId: u32): i32 {
   const slot = indexFind(index, mask, entries, STRIDE, peer, messageId);
   if (slot >= 0) release(slot);
   return slot;
+}
+
+/** Stops retransmitting the CON in `slot` (its sender gave up on it); 1 if it was outstanding. */
+export function cancel(slot: i32, peer: u32, messageId: u32): bool {
+  const found = indexFind(index, mask, entries, STRIDE, peer, messageId);
+  if (found != slot) return false;
+  release(slot);
+  return true;
 }
 
 /** Outstanding CONs. */
@@ -208,14 +225,14 @@ export function due(now: u32): i32 {
 /**
  * RFC 7641 §4.5.2: a newer notification takes over an outstanding CON's
  * place: same slot, deadline, timeout and retransmission count, under a new
- * Message ID. Returns the slot, or -1 if the old one is no longer outstanding
- * (or the new ID is already in use).
+ * Message ID. Returns 1, or 0 if `slot` no longer holds (peer, oldMessageId)
+ * or the new ID is in use.
  */
-export function rekey(peer: u32, oldMessageId: u32, newMessageId: u32): i32 {
-  const slot = indexFind(index, mask, entries, STRIDE, peer, oldMessageId);
-  if (slot < 0 || indexFind(index, mask, entries, STRIDE, peer, newMessageId) >= 0) return -1;
+export function rekey(slot: i32, peer: u32, oldMessageId: u32, newMessageId: u32): bool {
+  if (indexFind(index, mask, entries, STRIDE, peer, oldMessageId) != slot) return false;
+  if (indexFind(index, mask, entries, STRIDE, peer, newMessageId) >= 0) return false;
   indexRemove(index, mask, entries, STRIDE, slot);
   store<u32>(entry(slot), newMessageId, MESSAGE_ID);
   indexInsert(index, mask, slot, peer, newMessageId);
-  return slot;
+  return true;
 }

@@ -64,8 +64,16 @@ export {
 export type { CoapOption, Message } from "./message/message.ts";
 export { CoapFormatError, decode, encode } from "./message/codec.ts";
 export type { FormatErrorReason } from "./message/codec.ts";
-export { Endpoint } from "./endpoint/endpoint.ts";
-export type { EndpointOptions, Inbound, Outgoing, Peer } from "./endpoint/endpoint.ts";
+export { DEFAULT_LIMITS, Endpoint } from "./endpoint/endpoint.ts";
+export type {
+  EndpointOptions,
+  EndpointStats,
+  Exchange,
+  Inbound,
+  MessageLayerSizes,
+  Outgoing,
+  Peer,
+} from "./endpoint/endpoint.ts";
 export { ResetError, TimeoutError } from "./endpoint/errors.ts";
 export { type Clock, realClock, VirtualClock } from "./endpoint/clock.ts";
 export {
@@ -87,14 +95,9 @@ export { Site } from "./server/site.ts";
 export type { Handler, HandlerResult, Resource, ResponseInit } from "./server/resource.ts";
 export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";
-export { wellKnownCore } from "./server/discovery.ts";
+export { discoveryResource, wellKnownCore } from "./server/discovery.ts";
 export { CoapServer, type RequestLogEntry, type ServerOptions } from "./server/server.ts";
 export { Observation } from "./client/observation.ts";
 export { ReplacedError } from "./endpoint/errors.ts";
-export {
-  isObservable,
-  type NotifyPolicy,
-  observable,
-  type ObservableResource,
-  type ObserveLimits,
-} from "./server/observe.ts";
+export { isObservable, type NotifyPolicy, observable, type ObservableResource } from "./server/observable.ts";
+export type { ObserveLimits } from "./server/observe.ts";

@@ -8,7 +8,7 @@ import { ContentFormat } from "../message/content_format.ts";
 import { CoapError } from "../server/coap_error.ts";
 import type { CoapRequest } from "../server/request.ts";
 import type { ResponseInit } from "../server/resource.ts";
-import { observable, type ObservableResource } from "../server/observe.ts";
+import { observable, type ObservableResource } from "../server/observable.ts";
 import { Site } from "../server/site.ts";
 import { addressKey } from "../transport/transport.ts";
 

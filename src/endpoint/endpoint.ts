@@ -1,41 +1,39 @@
 /**
- * The message layer (RFC 7252 §4): Message IDs, CON/NON/ACK/RST, duplicate
- * detection and retransmission, driven by the endpoint's own WASM core on one
- * timer. It knows nothing of tokens or resources: requests and responses go up
- * to the request layer through `onRequest` and `onResponse`.
+ * The message layer (RFC 7252 §4) as a thin host around the WASM core: the
+ * core decides what each datagram is (new, duplicate, ACK, RST, ping,
+ * malformed) and keeps the peers, dedup windows and schedule; this class
+ * moves the bytes, keeps the replies for duplicates and hands requests and
+ * responses up. It knows nothing of tokens or resources.
  * @module
  */
-import { SCHEDULE_DUPLICATE, SCHEDULE_FULL } from "../../core-as/layout.ts";
-import { ExchangeCore } from "../core/exchange_core.ts";
-import { isRequest } from "../message/code.ts";
-import { CoapFormatError, decode, encode } from "../message/codec.ts";
+import * as layout from "../../core-as/layout.ts";
+import { MessageLayerCore, type MessageLayerSizes } from "../core/message_layer_core.ts";
+import { decode, encode, encodeUnshared, formatError } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
-import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { Confirmables, type Exchange } from "./confirmables.ts";
 import { exchangeLifetime, nonLifetime, resolveParameters, type TransmissionParameters } from "./params.ts";
-import { ReplacedError, ResetError, TimeoutError } from "./errors.ts";
+import type { Inbound, Outgoing, Peer } from "./peer.ts";
 import type { TraceEvent } from "./trace.ts";
 
-/** A remote endpoint as this endpoint knows it. */
-export interface Peer {
-  /** Small integer the core's tables key on. */
-  readonly id: number;
-  readonly address: Address;
-  /** "host:port". */
-  readonly key: string;
-}
+export type { Exchange } from "./confirmables.ts";
+export type { Inbound, Outgoing, Peer } from "./peer.ts";
+export type { MessageLayerSizes } from "../core/message_layer_core.ts";
 
-/** A message as the request layer hands it down: the endpoint sets type and Message ID. */
-export type Outgoing = Omit<Message, "type" | "messageId">;
-
-/** A CON or NON that arrived and is not a duplicate, or a piggybacked response. */
-export interface Inbound {
-  readonly message: Message;
-  readonly peer: Peer;
-  /** Duplicate-detection slot of a CON/NON; -1 for a piggybacked response in an ACK. */
-  readonly slot: number;
-}
+/**
+ * Default table sizes. Strict dedup entries needed = rate of POST/PUT/DELETE/PATCH requests ×
+ * EXCHANGE_LIFETIME (247 s by default): 8,192 carry 33 such requests a second.
+ */
+export const DEFAULT_LIMITS: Readonly<MessageLayerSizes> = {
+  peers: 1024,
+  safeWindow: 8,
+  recentNons: 8,
+  strictEntries: 8192,
+  strictPerPeer: 512,
+  retransmitSlots: 8192,
+};
 
 /** Options for an endpoint. */
 export interface EndpointOptions {
@@ -43,32 +41,27 @@ export interface EndpointOptions {
   parameters?: Partial<TransmissionParameters>;
   /** Time source; a VirtualClock in tests. */
   clock?: Clock;
-  /** Seed for the initial-timeout randomization; random by default. */
+  /** Seed for the initial-timeout randomization and first Message IDs; random by default. */
   seed?: number;
-  /** CONs this endpoint may have outstanding at once, across peers (default 8192). */
-  retransmitSlots?: number;
-  /** Received Message IDs remembered for duplicate detection (default 32768). */
-  dedupSlots?: number;
+  /** Message-layer table sizes (DEFAULT_LIMITS, or the server's, for what is not given). */
+  limits?: Partial<MessageLayerSizes>;
   /** Sees every datagram in and out, annotated. */
   onTrace?: (event: TraceEvent) => void;
   /** Errors from handling one datagram; the endpoint carries on. Default console.error. */
   onError?: (error: unknown) => void;
 }
 
-interface Outstanding {
-  readonly bytes: Uint8Array;
-  readonly message: Message;
-  readonly peer: Peer;
-  readonly resolve: (ack: Message) => void;
-  readonly reject: (error: Error) => void;
-}
-
-interface Queued {
-  readonly message: Outgoing;
-  readonly peer: Peer;
-  readonly resolve: (ack: Message) => void;
-  readonly reject: (error: Error) => void;
-  readonly onTransmit?: (messageId: number) => void;
+/** What the endpoint holds: for tests and `--verbose`. */
+export interface EndpointStats {
+  /** Peer table entries in use, and of those pinned (CONs in flight, holds, live strict dedup entries). */
+  peers: number;
+  pinnedPeers: number;
+  /** Strict dedup entries in use. */
+  strictEntries: number;
+  /** CONs awaiting an ACK. */
+  outstanding: number;
+  /** Replies kept for duplicates. */
+  cachedReplies: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -76,35 +69,39 @@ const EMPTY = new Uint8Array(0);
 /**
  * One CoAP endpoint on one transport.
  * @example
- * const endpoint = new Endpoint(udpTransport({ port: 0 }));
- * const ack = await endpoint.sendConfirmable(request, endpoint.peer({ hostname: "127.0.0.1", port: 5683 }));
+ * import { Endpoint, MemoryLink, VirtualClock } from "../mod.ts";
+ * const clock = new VirtualClock();
+ * const link = new MemoryLink(clock);
+ * const endpoint = new Endpoint(link.attach({ hostname: "10.0.0.1", port: 5683 }), { clock });
+ * const peer = endpoint.peer({ hostname: "10.0.0.2", port: 5683 });
+ * endpoint.sendNonConfirmable({ code: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() }, peer);
+ * endpoint.close();
  */
 export class Endpoint {
   /** The parameters in force. */
   readonly parameters: TransmissionParameters;
-  /** Called with each new request (CON or NON); must answer CONs with respond, acknowledge or reset. */
+  /** Called with each new request (CON or NON); must answer CONs with respond, acknowledge or reject. */
   onRequest: (inbound: Inbound) => void = (inbound) => this.reject(inbound);
   /** Called with each new response: piggybacked in an ACK, or a separate CON/NON. */
   onResponse: (inbound: Inbound) => void = (inbound) => this.reject(inbound);
-  /** Called when a peer resets a NON this endpoint sent (RFC 7641 uses it to cancel). */
-  onReset: (peer: Peer, messageId: number) => void = () => {};
+  /**
+   * Called with a new request the core has no room to track (its peer's or the whole dedup table is full,
+   * or the peer table): it must not be processed; the server answers 5.03 with Max-Age `retryAfter` s.
+   */
+  onBusy: (inbound: Inbound, retryAfter: number) => void = (inbound) => this.reject(inbound);
 
   readonly #transport: Transport;
   readonly #clock: Clock;
-  readonly #core: ExchangeCore;
+  readonly #core: MessageLayerCore;
+  readonly #confirmables: Confirmables;
   readonly #onTrace?: (event: TraceEvent) => void;
-  readonly #exchangeLifetime: number;
-  readonly #nonLifetime: number;
-  readonly #peers = new Map<string, Peer>();
-  readonly #outstanding: (Outstanding | undefined)[] = [];
-  /** What was answered to each remembered CON, by dedup slot, for its duplicates. */
-  readonly #replies: (Datagram | undefined)[] = [];
-  /** Outstanding CON count per peer id, for NSTART. */
-  readonly #inFlight = new Map<number, number>();
-  readonly #queues = new Map<number, Queued[]>();
-  #nextMessageId: number;
-  #timer: TimerHandle | undefined;
-  #timerDue = Infinity;
+  /** The Peer each core entry stands for, by entry. */
+  readonly #peers: (Peer | undefined)[] = [];
+  /** What was answered to each remembered message, by dedup handle, for its duplicates. */
+  readonly #replies: (Uint8Array | undefined)[] = [];
+  #cachedReplies = 0;
+  /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
+  readonly #onNonReset: ((() => void) | undefined)[] = [];
   #closed = false;
 
   constructor(transport: Transport, options: EndpointOptions = {}) {
@@ -112,16 +109,20 @@ export class Endpoint {
     this.#transport = transport;
     this.#clock = options.clock ?? realClock;
     this.#onTrace = options.onTrace;
-    this.#exchangeLifetime = exchangeLifetime(this.parameters);
-    this.#nonLifetime = nonLifetime(this.parameters);
-    const random = crypto.getRandomValues(new Uint32Array(2));
-    this.#core = new ExchangeCore({
-      retransmitSlots: options.retransmitSlots ?? 8192,
-      dedupSlots: options.dedupSlots ?? 32768,
+    const random = crypto.getRandomValues(new Uint32Array(1));
+    this.#core = new MessageLayerCore({ ...DEFAULT_LIMITS, ...options.limits }, {
+      exchangeLifetime: exchangeLifetime(this.parameters),
+      nonLifetime: nonLifetime(this.parameters),
       seed: options.seed ?? random[0],
     });
-    // RFC 7252 §4.4: start from a random Message ID, so restarts do not reuse recent ones.
-    this.#nextMessageId = (options.seed ?? random[1]) & 0xffff;
+    this.#confirmables = new Confirmables({
+      core: this.#core,
+      clock: this.#clock,
+      parameters: this.parameters,
+      coreIdOf: (peer) => this.#coreIdOf(peer),
+      transmit: (bytes, message, peer, retransmission) =>
+        this.#transmit(bytes, message, peer.address, retransmission),
+    });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
     transport.listen((batch) => {
       for (const datagram of batch) {
@@ -145,15 +146,20 @@ export class Endpoint {
     return this.#clock;
   }
 
-  /** The peer at `address`, created on first use. */
+  /** What the message layer holds now. */
+  get stats(): EndpointStats {
+    return {
+      peers: this.#core.peerCount,
+      pinnedPeers: this.#core.peersPinned(this.#clock.now()),
+      strictEntries: this.#core.strictEntries,
+      outstanding: this.#core.pending,
+      cachedReplies: this.#cachedReplies,
+    };
+  }
+
+  /** The peer at `address` (given a peer-table entry if it has none and one can be had). */
   peer(address: Address): Peer {
-    const key = addressKey(address);
-    let peer = this.#peers.get(key);
-    if (peer === undefined) {
-      peer = { id: this.#peers.size + 1, address: { hostname: address.hostname, port: address.port }, key };
-      this.#peers.set(key, peer);
-    }
-    return peer;
+    return this.#peerAt(this.#core.peerFor(address, this.#clock.now()), address);
   }
 
   /**
@@ -162,60 +168,47 @@ export class Endpoint {
    * with ResetError on RST and TimeoutError after MAX_RETRANSMIT retransmissions.
    * With NSTART CONs already outstanding to the peer, it waits its turn.
    */
-  sendConfirmable(message: Outgoing, peer: Peer, onTransmit?: (messageId: number) => void): Promise<Message> {
-    return new Promise((resolve, reject) => {
-      if (this.#closed) return reject(new Error("endpoint is closed"));
-      if ((this.#inFlight.get(peer.id) ?? 0) >= this.parameters.nstart) {
-        const queue = this.#queues.get(peer.id) ?? [];
-        queue.push({ message, peer, resolve, reject, onTransmit });
-        this.#queues.set(peer.id, queue);
-        return;
-      }
-      this.#startConfirmable({ message, peer, resolve, reject, onTransmit });
-    });
+  sendConfirmable(message: Outgoing, peer: Peer): Promise<Message> {
+    return this.#confirmables.send(message, peer).acknowledged;
+  }
+
+  /** sendConfirmable(), returning the exchange, which replaceConfirmable() and cancel() take. */
+  confirmable(message: Outgoing, peer: Peer): Exchange {
+    return this.#confirmables.send(message, peer);
   }
 
   /**
-   * Sends a CON in place of one still outstanding to the same peer (RFC 7641
-   * §4.5.2): the new message gets a fresh Message ID but keeps the old one's
-   * retransmission count and timeout; the old one's promise rejects with
-   * ReplacedError. If the old one is no longer outstanding, this is sendConfirmable.
+   * Sends a CON in place of `old` if that is still unacknowledged (RFC 7641
+   * §4.5.2): the new message keeps its retransmission count and timeout; the
+   * old one rejects with ReplacedError. Otherwise it is a plain confirmable().
    */
-  replaceConfirmable(
-    oldMessageId: number,
-    message: Outgoing,
-    peer: Peer,
-    onTransmit?: (messageId: number) => void,
-  ): Promise<Message> {
-    let messageId = this.#allocateMessageId();
-    let slot = this.#core.rekey(peer.id, oldMessageId, messageId);
-    for (let tries = 0; slot < 0 && this.#isOutstanding(peer, oldMessageId) && tries < 16; tries++) {
-      messageId = this.#allocateMessageId(); // the fresh ID was still in use to this peer
-      slot = this.#core.rekey(peer.id, oldMessageId, messageId);
+  replaceConfirmable(old: Exchange, message: Outgoing, peer: Peer): Exchange {
+    return this.#confirmables.replace(old, message, peer);
+  }
+
+  /** Stops retransmitting a CON nobody waits for any more; its promise rejects with `reason`. */
+  cancel(exchange: Exchange, reason: Error): void {
+    this.#confirmables.cancel(exchange, reason);
+  }
+
+  /**
+   * Sends a Non-confirmable message. `onReset` is called if the peer answers
+   * it with RST within NON_LIFETIME (RFC 7641 §3.6 uses it to cancel).
+   */
+  sendNonConfirmable(message: Outgoing, peer: Peer, onReset?: () => void): void {
+    const now = this.#clock.now();
+    const coreId = this.#coreIdOf(peer);
+    // Without a peer entry nothing can be tracked; the ID need only differ from recent ones (RFC 7252 §4.4).
+    const allocated = coreId < 0 ? -1 : this.#core.allocateMessageId(coreId, now);
+    const messageId = allocated >= 0 ? allocated : crypto.getRandomValues(new Uint16Array(1))[0];
+    const wire: Message = { ...message, type: Type.NON, messageId };
+    this.#transmit(encode(wire), wire, peer.address);
+    if (onReset !== undefined && coreId >= 0) {
+      this.#onNonReset[this.#core.recordNon(coreId, messageId, now)] = onReset;
     }
-    const old = slot >= 0 ? this.#outstanding[slot] : undefined;
-    if (old === undefined) return this.sendConfirmable(message, peer, onTransmit);
-    return new Promise((resolve, reject) => {
-      const replacement: Message = { ...message, type: Type.CON, messageId };
-      const bytes = encode(replacement);
-      this.#outstanding[slot] = { bytes, message: replacement, peer, resolve, reject };
-      old.reject(new ReplacedError(`replaced by Message ID ${messageId}`));
-      onTransmit?.(messageId);
-      this.#transmit(bytes, replacement, peer.address);
-    });
   }
 
-  /** Sends a Non-confirmable message; returns its Message ID. */
-  sendNonConfirmable(message: Outgoing, peer: Peer): number {
-    const messageId = this.#allocateMessageId();
-    this.#send({ ...message, type: Type.NON, messageId }, peer);
-    return messageId;
-  }
-
-  /**
-   * Answers an inbound request: piggybacked in the ACK of a CON, or as a NON
-   * (with a fresh Message ID) to a NON.
-   */
+  /** Answers an inbound request: piggybacked in the ACK of a CON, or as a NON to a NON. */
   respond(inbound: Inbound, response: Outgoing): void {
     if (inbound.message.type === Type.CON) {
       this.#reply(inbound, { ...response, type: Type.ACK, messageId: inbound.message.messageId });
@@ -242,118 +235,54 @@ export class Endpoint {
     this.#reply(inbound, emptyMessage(Type.RST, inbound.message.messageId));
   }
 
+  /** Keeps the peer's table entry (and so its Message IDs and dedup window) while the caller holds state on it. */
+  hold(peer: Peer): void {
+    this.#core.hold(this.#coreIdOf(peer), 1);
+  }
+
+  /** Ends a hold(). */
+  release(peer: Peer): void {
+    this.#core.hold(this.#coreIdOf(peer), -1);
+  }
+
   /** Stops the endpoint: outstanding and queued CONs fail, the transport closes. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== undefined) this.#clock.cancel(this.#timer);
-    const closed = new Error("endpoint is closed");
-    for (const entry of this.#outstanding) entry?.reject(closed);
-    for (const queue of this.#queues.values()) for (const entry of queue) entry.reject(closed);
-    this.#outstanding.length = 0;
-    this.#queues.clear();
+    this.#confirmables.close();
     this.#transport.close();
   }
 
-  #isOutstanding(peer: Peer, messageId: number): boolean {
-    return this.#outstanding.some((entry) => entry?.peer === peer && entry.message.messageId === messageId);
+  /** The core's entry for `peer` now: its own if still its, else whatever the address has (or gets). */
+  #coreIdOf(peer: Peer): number {
+    if (peer.id >= 0 && this.#peers[peer.id] === peer) return peer.id;
+    const id = this.#core.peerFor(peer.address, this.#clock.now());
+    this.#peerAt(id, peer.address);
+    return id;
   }
 
-  #allocateMessageId(): number {
-    const messageId = this.#nextMessageId;
-    this.#nextMessageId = (messageId + 1) & 0xffff;
-    return messageId;
-  }
-
-  #startConfirmable(entry: Queued): void {
-    let messageId = this.#allocateMessageId();
-    const now = this.#clock.now();
-    let slot = this.#core.schedule(entry.peer.id, messageId, now, this.parameters);
-    // After a wrap-around the next Message ID may still be outstanding to this peer: skip it.
-    for (let tries = 0; slot === SCHEDULE_DUPLICATE && tries < 0xffff; tries++) {
-      messageId = this.#allocateMessageId();
-      slot = this.#core.schedule(entry.peer.id, messageId, now, this.parameters);
+  /** The Peer for core entry `id`, made anew when the core just gave the entry to this address. */
+  #peerAt(id: number, address: Address): Peer {
+    if (id < 0) {
+      return { id, address: { hostname: address.hostname, port: address.port }, key: addressKey(address) };
     }
-    if (slot < 0) {
-      entry.reject(
-        new Error(
-          slot === SCHEDULE_FULL ? "too many outstanding Confirmable messages" : "no free Message ID",
-        ),
-      );
-      return;
+    let peer = this.#peers[id];
+    if (peer === undefined || this.#core.peerIsNew) {
+      if (peer !== undefined) this.#forgetPeer(id);
+      peer = { id, address: { hostname: address.hostname, port: address.port }, key: addressKey(address) };
+      this.#peers[id] = peer;
     }
-    const message: Message = { ...entry.message, type: Type.CON, messageId };
-    const bytes = encode(message);
-    this.#outstanding[slot] = {
-      bytes,
-      message,
-      peer: entry.peer,
-      resolve: entry.resolve,
-      reject: entry.reject,
-    };
-    this.#inFlight.set(entry.peer.id, (this.#inFlight.get(entry.peer.id) ?? 0) + 1);
-    entry.onTransmit?.(messageId);
-    this.#transmit(bytes, message, entry.peer.address);
-    this.#armTimer();
-  }
-
-  #finishConfirmable(slot: number): Outstanding | undefined {
-    const entry = this.#outstanding[slot];
-    if (entry === undefined) return undefined;
-    this.#outstanding[slot] = undefined;
-    const peerId = entry.peer.id;
-    const count = (this.#inFlight.get(peerId) ?? 1) - 1;
-    if (count === 0) this.#inFlight.delete(peerId);
-    else this.#inFlight.set(peerId, count);
-    const next = this.#queues.get(peerId)?.shift();
-    if (next !== undefined) {
-      if (this.#queues.get(peerId)!.length === 0) this.#queues.delete(peerId);
-      this.#startConfirmable(next);
-    }
-    return entry;
-  }
-
-  /** One timer for the earliest deadline; re-armed only when a deadline earlier than the armed one appears. */
-  #armTimer(): void {
-    const now = this.#clock.now();
-    const wait = this.#core.untilNextDeadline(now);
-    if (wait === undefined || this.#closed) return;
-    const due = now + Math.max(0, wait);
-    if (this.#timer !== undefined && this.#timerDue <= due) return;
-    if (this.#timer !== undefined) this.#clock.cancel(this.#timer);
-    this.#timerDue = due;
-    this.#timer = this.#clock.setTimer(() => this.#onTimer(), Math.max(0, wait));
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    this.#timerDue = Infinity;
-    this.#core.due(this.#clock.now(), (slot, event) => {
-      const entry = this.#outstanding[slot];
-      if (entry === undefined) return;
-      if (event === "retransmit") {
-        this.#transmit(entry.bytes, entry.message, entry.peer.address, this.#core.retransmissions(slot));
-      } else {
-        this.#finishConfirmable(slot);
-        entry.reject(
-          new TimeoutError(
-            `no ACK or RST from ${entry.peer.key} after ${this.parameters.maxRetransmit} retransmissions`,
-          ),
-        );
-      }
-    });
-    this.#armTimer();
-  }
-
-  #send(message: Message, peer: Peer): Uint8Array {
-    const bytes = encode(message);
-    this.#transmit(bytes, message, peer.address);
-    return bytes;
+    return peer;
   }
 
   #reply(inbound: Inbound, message: Message): void {
-    const bytes = this.#send(message, inbound.peer);
-    if (inbound.slot >= 0) this.#replies[inbound.slot] = { data: bytes, address: inbound.peer.address };
+    const { handle } = inbound;
+    // A kept reply gets a buffer of its own: a view would keep a whole shared slab alive with it.
+    const bytes = handle >= 0 ? encodeUnshared(message) : encode(message);
+    this.#transmit(bytes, message, inbound.peer.address);
+    if (handle < 0) return;
+    if (this.#replies[handle] === undefined) this.#cachedReplies++;
+    this.#replies[handle] = bytes;
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
@@ -369,93 +298,84 @@ export class Endpoint {
     });
   }
 
-  /** Reports a received message to onTrace; the event is built only when someone listens. */
-  #traceIn(at: number, peer: Address, bytes: Uint8Array, message: Message, duplicate = false): void {
+  /** Reports a received datagram to onTrace; the event is built only when someone listens. */
+  #traceIn(at: number, peer: Address, bytes: Uint8Array, message?: Message, duplicate = false): void {
     if (this.#onTrace === undefined) return;
-    this.#onTrace({ direction: "in", at, peer, local: this.#transport.local, bytes, message, duplicate });
+    const event: TraceEvent = { direction: "in", at, peer, local: this.#transport.local, bytes, duplicate };
+    if (message !== undefined) event.message = message;
+    else event.error = formatError(this.#core.views, bytes.length).message;
+    this.#onTrace(event);
   }
 
   #receive({ data, address }: Datagram): void {
     if (this.#closed) return;
+    const core = this.#core;
     const at = this.#clock.now();
-    let message: Message;
-    try {
-      message = decode(data);
-    } catch (error) {
-      if (!(error instanceof CoapFormatError)) throw error;
-      this.#onTrace?.({
-        direction: "in",
-        at,
-        peer: address,
-        local: this.#transport.local,
-        bytes: data,
-        error: error.message,
-      });
-      // RFC 7252 §4.2: a CON that cannot be processed, a format error included, is rejected with RST.
-      if (data.length >= 4 && data[0] >> 6 === 1 && ((data[0] >> 4) & 3) === Type.CON) {
-        this.#send(emptyMessage(Type.RST, (data[2] << 8) | data[3]), this.peer(address));
+    const action = core.receive(data, address, at);
+    const message = core.parsed ? core.message(data) : undefined;
+    this.#traceIn(at, address, data, message, action === layout.ACTION_DUPLICATE);
+    if (message === undefined || action === layout.ACTION_RESET) {
+      if (action === layout.ACTION_RESET) {
+        const reset = emptyMessage(Type.RST, core.messageId);
+        this.#transmit(encode(reset), reset, address);
       }
       return;
     }
-    const peer = this.peer(address);
-    switch (message.type) {
-      case Type.ACK:
-      case Type.RST:
-        this.#traceIn(at, address, data, message);
-        return this.#receiveAnswer(message, peer);
-      default:
-        return this.#receiveMessage(message, peer, data, at);
-    }
-  }
-
-  #receiveAnswer(message: Message, peer: Peer): void {
-    const slot = this.#core.acknowledge(peer.id, message.messageId);
-    const entry = slot >= 0 ? this.#finishConfirmable(slot) : undefined;
-    if (entry === undefined) {
-      // RFC 7252 §4.2: an ACK or RST that matches no CON is silently ignored; an RST may answer a NON.
-      if (message.type === Type.RST) this.onReset(peer, message.messageId);
-      return;
-    }
-    if (message.type === Type.RST) {
-      entry.reject(new ResetError(`${peer.key} reset the message (RST)`));
-      return;
-    }
-    entry.resolve(message);
-    if (message.code !== 0) this.onResponse({ message, peer, slot: -1 });
-  }
-
-  #receiveMessage(message: Message, peer: Peer, data: Uint8Array, at: number): void {
-    if (message.code === 0) {
-      this.#traceIn(at, peer.address, data, message);
-      // RFC 7252 §4.3: an empty CON is a ping, answered with RST; an empty NON is ignored.
-      if (message.type === Type.CON) this.#send(emptyMessage(Type.RST, message.messageId), peer);
-      return;
-    }
-    const lifetime = message.type === Type.CON ? this.#exchangeLifetime : this.#nonLifetime;
-    const slot = this.#core.deduplicate(peer.id, message.messageId, at, lifetime);
-    if (slot < 0) {
-      this.#traceIn(at, peer.address, data, message, true);
-      // RFC 7252 §4.5: a duplicate CON gets the same answer again; a duplicate NON is dropped.
-      const reply = this.#replies[-slot - 1];
-      if (message.type === Type.CON && reply !== undefined) {
-        this.#transport.send([reply]);
-        this.#onTrace?.({
-          direction: "out",
-          at,
-          peer: reply.address,
-          local: this.#transport.local,
-          bytes: reply.data,
-          message: decode(reply.data),
-          resent: true,
-        });
+    if (action === layout.ACTION_IGNORE) return;
+    const peer = this.#peerAt(core.peer, address);
+    const handle = core.handle;
+    switch (action) {
+      case layout.ACTION_REQUEST:
+      case layout.ACTION_RESPONSE:
+        this.#forget(handle);
+        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle });
+        else this.onResponse({ message, peer, handle });
+        return;
+      case layout.ACTION_DUPLICATE:
+        return this.#resend(message, handle, address, at);
+      case layout.ACTION_ACKNOWLEDGED:
+        this.#confirmables.settle(handle, message);
+        if (message.code !== 0) this.onResponse({ message, peer, handle: -1 });
+        return;
+      case layout.ACTION_EXCHANGE_RESET:
+        return this.#confirmables.settle(handle, undefined);
+      case layout.ACTION_NON_RESET: {
+        const onReset = this.#onNonReset[core.nonHandle];
+        this.#onNonReset[core.nonHandle] = undefined;
+        return onReset?.();
       }
-      return;
+      case layout.ACTION_BUSY:
+        return this.onBusy({ message, peer, handle: -1 }, core.retryAfter);
     }
-    this.#replies[slot] = undefined;
-    this.#traceIn(at, peer.address, data, message);
-    const inbound = { message, peer, slot };
-    if (isRequest(message.code)) this.onRequest(inbound);
-    else this.onResponse(inbound);
+  }
+
+  /** RFC 7252 §4.5: a duplicate CON gets the same answer again (once there is one); a duplicate NON is dropped. */
+  #resend(message: Message, handle: number, address: Address, at: number): void {
+    const reply = this.#replies[handle];
+    if (message.type !== Type.CON || reply === undefined) return;
+    this.#transport.send([{ data: reply, address }]);
+    this.#onTrace?.({
+      direction: "out",
+      at,
+      peer: address,
+      local: this.#transport.local,
+      bytes: reply,
+      message: decode(reply),
+      resent: true,
+    });
+  }
+
+  #forget(handle: number): void {
+    if (this.#replies[handle] === undefined) return;
+    this.#replies[handle] = undefined;
+    this.#cachedReplies--;
+  }
+
+  /** A core entry went to a newcomer: what was kept for the old occupant's safe window and NONs goes. */
+  #forgetPeer(id: number): void {
+    const { safeWindow, recentNons } = this.#core.sizes;
+    for (let i = 0; i < safeWindow; i++) this.#forget(id * safeWindow + i);
+    this.#onNonReset.fill(undefined, id * recentNons, (id + 1) * recentNons);
   }
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import * as layout from "../../core-as/layout.ts";
-import { memoryBytes, optionEntries, rxAddress, slots, stageAddress, txAddress, wasm } from "../core/wasm.ts";
+import { codecCore, type CoreViews } from "../core/wasm.ts";
 import { allocateBytes } from "../bytes.ts";
 import type { CoapOption, Message } from "./message.ts";
 import type { Type } from "./type.ts";
@@ -51,7 +51,13 @@ export class CoapFormatError extends Error {
   }
 }
 
-function describe(reason: FormatErrorReason, offset: number, needed: number, length: number): string {
+function describe(
+  slots: Int32Array,
+  reason: FormatErrorReason,
+  offset: number,
+  needed: number,
+  length: number,
+): string {
   const left = Math.max(0, length - offset);
   switch (reason) {
     case "truncated-header":
@@ -86,19 +92,22 @@ function describe(reason: FormatErrorReason, offset: number, needed: number, len
 }
 
 /** Runs the core's parser over the datagram; afterwards the slots and option index describe it. */
-function parse(datagram: Uint8Array): void {
+function parse(core: CoreViews, datagram: Uint8Array): void {
   const length = datagram.length;
-  if (length <= layout.MESSAGE_CAPACITY) stage(datagram, rxAddress);
-  const error = wasm.decode(length);
-  if (error !== layout.ERR_NONE) {
-    const reason = REASONS[error];
-    const offset = slots[layout.SLOT_ERROR_OFFSET];
-    throw new CoapFormatError(
-      reason,
-      offset,
-      describe(reason, offset, slots[layout.SLOT_ERROR_NEEDED], length),
-    );
-  }
+  if (length <= layout.MESSAGE_CAPACITY) stage(core.bytes, datagram, core.rx);
+  if (core.wasm.decode(length) !== layout.ERR_NONE) throw formatError(core, length);
+}
+
+/** The format error the core's last decode of a `length`-byte datagram reported. */
+export function formatError(core: CoreViews, length: number): CoapFormatError {
+  const { slots } = core;
+  const reason = REASONS[slots[layout.SLOT_ERROR]];
+  const offset = slots[layout.SLOT_ERROR_OFFSET];
+  return new CoapFormatError(
+    reason,
+    offset,
+    describe(slots, reason, offset, slots[layout.SLOT_ERROR_NEEDED], length),
+  );
 }
 
 // Zero-length views are shared: with no elements there is nothing to mutate, and it saves an allocation.
@@ -108,7 +117,9 @@ function view(datagram: Uint8Array, offset: number, length: number): Uint8Array 
   return length === 0 ? EMPTY : datagram.subarray(offset, offset + length);
 }
 
-function messageFromIndex(datagram: Uint8Array): Message {
+/** The message the core's last decode indexed; token, option values and payload are views into `datagram`. */
+export function messageFromIndex(core: CoreViews, datagram: Uint8Array): Message {
+  const { slots, optionEntries } = core;
   const count = slots[layout.SLOT_OPTION_COUNT];
   const options: CoapOption[] = new Array(count);
   for (let i = 0, e = 0; i < count; i++, e += 4) {
@@ -135,22 +146,22 @@ function messageFromIndex(datagram: Uint8Array): Message {
  * @example decode(Uint8Array.from([0x40, 0x01, 0x12, 0x34])).code // 1 (GET)
  */
 export function decode(datagram: Uint8Array): Message {
-  parse(datagram);
-  return messageFromIndex(datagram);
+  parse(codecCore, datagram);
+  return messageFromIndex(codecCore, datagram);
 }
 
 /** decode(), plus where each option's header starts, for annotated views of the bytes. */
 export function decodeWithLayout(datagram: Uint8Array): { message: Message; optionHeaderOffsets: number[] } {
-  parse(datagram);
-  const message = messageFromIndex(datagram);
-  const optionHeaderOffsets = message.options.map((_, i) => optionEntries[i * 4 + 1]);
+  parse(codecCore, datagram);
+  const message = messageFromIndex(codecCore, datagram);
+  const optionHeaderOffsets = message.options.map((_, i) => codecCore.optionEntries[i * 4 + 1]);
   return { message, optionHeaderOffsets };
 }
 
 const SMALL_COPY = 24;
 
 /** Copies into linear memory; a byte loop beats `set` for the short values most options have. */
-function stage(bytes: Uint8Array, address: number): void {
+export function stage(memoryBytes: Uint8Array, bytes: Uint8Array, address: number): void {
   if (bytes.length < SMALL_COPY) {
     for (let i = 0; i < bytes.length; i++) memoryBytes[address + i] = bytes[i];
   } else {
@@ -175,6 +186,20 @@ function tooLarge(): never {
  * @example encode({ type: Type.CON, code: Code.Get, messageId: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() })
  */
 export function encode(message: Message): Uint8Array {
+  return copyOut(encodeStaged(message), allocateBytes);
+}
+
+/**
+ * encode(), into an ArrayBuffer of its own: for bytes kept a long time (a
+ * cached reply), which would otherwise hold a whole shared slab alive.
+ */
+export function encodeUnshared(message: Message): Uint8Array {
+  return copyOut(encodeStaged(message), (length) => new Uint8Array(length));
+}
+
+/** Stages and encodes `message` in the codec instance; returns the encoded length at TX. */
+function encodeStaged(message: Message): number {
+  const { slots, optionEntries, bytes: memoryBytes, stage: stageAddress, wasm } = codecCore;
   const { token, options, payload } = message;
   if (token.length > layout.MAX_TOKEN_LENGTH) {
     throw new RangeError(`token of ${token.length} bytes is longer than 8`);
@@ -196,7 +221,7 @@ export function encode(message: Message): Uint8Array {
   slots[layout.SLOT_MESSAGE_ID] = message.messageId;
   slots[layout.SLOT_TOKEN_LENGTH] = token.length;
   slots[layout.SLOT_OPTION_COUNT] = options.length;
-  stage(token, stageAddress);
+  stage(memoryBytes, token, stageAddress);
   let at = token.length;
   for (let i = 0, e = 0; i < options.length; i++, e += 4) {
     const { number, value } = options[i];
@@ -207,13 +232,13 @@ export function encode(message: Message): Uint8Array {
     optionEntries[e] = number;
     optionEntries[e + 2] = at;
     optionEntries[e + 3] = value.length;
-    stage(value, stageAddress + at);
+    stage(memoryBytes, value, stageAddress + at);
     at += value.length;
   }
   if (at + payload.length > layout.MESSAGE_CAPACITY) tooLarge();
   slots[layout.SLOT_PAYLOAD_OFFSET] = at;
   slots[layout.SLOT_PAYLOAD_LENGTH] = payload.length;
-  stage(payload, stageAddress + at);
+  stage(memoryBytes, payload, stageAddress + at);
   const length = wasm.encode();
   if (length < 0) {
     if (-length === layout.ERR_MESSAGE_TOO_LARGE) tooLarge();
@@ -223,11 +248,12 @@ export function encode(message: Message): Uint8Array {
       "cannot encode an Empty message (code 0.00) that carries a token, options or payload",
     );
   }
-  return copyOut(txAddress, length);
+  return length;
 }
 
-function copyOut(address: number, length: number): Uint8Array {
-  const bytes = allocateBytes(length);
+function copyOut(length: number, allocate: (length: number) => Uint8Array): Uint8Array {
+  const { bytes: memoryBytes, tx: address } = codecCore;
+  const bytes = allocate(length);
   if (length < SMALL_COPY * 4) {
     for (let i = 0; i < length; i++) bytes[i] = memoryBytes[address + i];
   } else {

@@ -3,6 +3,7 @@
  * filtered by one query parameter as §4.1 describes.
  * @module
  */
+import { ContentFormat } from "../message/content_format.ts";
 import type { Resource } from "./resource.ts";
 import type { Site } from "./site.ts";
 
@@ -62,4 +63,20 @@ export function wellKnownCore(site: Site, filter?: string): string {
 function splitFilter(filter: string): [string, string | undefined] {
   const at = filter.indexOf("=");
   return at < 0 ? [filter, undefined] : [filter.slice(0, at), filter.slice(at + 1)];
+}
+
+/**
+ * /.well-known/core as an ordinary resource: GET lists `site`, filtered by the first Uri-Query.
+ * @example
+ * import { discoveryResource, Site } from "../mod.ts";
+ * const site = new Site().add("temperature", { get: () => "22.5", rt: "temperature" });
+ * const discovery = discoveryResource(site);
+ */
+export function discoveryResource(site: Site): Resource {
+  return {
+    get: (request) => ({
+      payload: wellKnownCore(site, request.query[0]),
+      contentFormat: ContentFormat.LinkFormat,
+    }),
+  };
 }

@@ -1,56 +1,19 @@
 /**
  * RFC 7641 on the server: who observes which resource, and sending them
  * notifications built by the resource's own GET handler when it changes.
+ * Observations are keyed by (peer, token); the message layer's exchanges
+ * stand for the notifications in flight.
  * @module
  */
 import { isSuccess } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { encodeUint } from "../message/option_value.ts";
-import type { Endpoint, Outgoing, Peer } from "../endpoint/endpoint.ts";
+import type { Endpoint, Exchange, Outgoing, Peer } from "../endpoint/endpoint.ts";
 import { ReplacedError } from "../endpoint/errors.ts";
 import type { CoapRequest } from "./request.ts";
 import type { Resource } from "./resource.ts";
-
-/** How often a notification is Confirmable: every Nth (the lab's pattern is 5); 1 = all CON, 0 = all NON. */
-export interface NotifyPolicy {
-  conEvery: number;
-}
-
-/** A resource whose state changes are pushed to observers. */
-export interface ObservableResource extends Resource {
-  readonly obs: true;
-  /** Confirmable-notification policy for this resource. */
-  readonly notify: NotifyPolicy;
-  /** Signals a new state: every observer gets a notification. */
-  changed(): void;
-}
-
-const LISTENERS = Symbol("observe listeners");
-
-/**
- * Makes a resource observable. Call `changed()` whenever its state changes.
- * @example
- * const temperature = observable({ get: () => reading.toFixed(1) });
- * setInterval(() => { reading += 0.1; temperature.changed(); }, 2000);
- */
-export function observable<R extends Resource>(
-  resource: R,
-  policy: Partial<NotifyPolicy> = {},
-): R & ObservableResource {
-  const listeners = new Set<() => void>();
-  return Object.assign(resource, {
-    obs: true as const,
-    notify: { conEvery: policy.conEvery ?? 5 },
-    changed: () => listeners.forEach((listener) => listener()),
-    [LISTENERS]: listeners,
-  });
-}
-
-/** Whether a resource was made with observable(). */
-export function isObservable(resource: Resource): resource is ObservableResource {
-  return LISTENERS in resource;
-}
+import { isObservable, type ObservableResource, onChange } from "./observable.ts";
 
 /** Limits on observers, beyond which a GET with Observe gets a plain response (RFC 7641 §4.1). */
 export interface ObserveLimits {
@@ -61,7 +24,6 @@ export interface ObserveLimits {
 /** RFC 7641 §4.3.1: a notification must be Confirmable at least once every 24 hours. */
 const CON_AT_LEAST_EVERY_MS = 24 * 60 * 60 * 1000;
 const SEQUENCE_MODULO = 1 << 24;
-const RECENT_NON_KEPT = 8;
 const DEFAULT_MAX_AGE = 60;
 
 interface Observer {
@@ -72,9 +34,8 @@ interface Observer {
   readonly resource: ObservableResource;
   notifications: number;
   lastConfirmableAt: number;
-  /** Message ID of a CON notification not yet acknowledged. */
-  pendingConfirmable?: number;
-  recentNonConfirmable: number[];
+  /** The CON notification not yet acknowledged. */
+  pending?: Exchange;
 }
 
 interface Observed {
@@ -93,17 +54,11 @@ export class ObserveRegistry {
   readonly #limits: ObserveLimits;
   readonly #resources = new Map<ObservableResource, Observed>();
   readonly #perPeer = new Map<string, number>();
-  readonly #byNonConfirmable = new Map<string, Observer>();
 
   constructor(endpoint: Endpoint, render: Render, limits: ObserveLimits) {
     this.#endpoint = endpoint;
     this.#render = render;
     this.#limits = limits;
-    // RFC 7641 §3.6: an RST in answer to a notification cancels the observation.
-    endpoint.onReset = (peer, messageId) => {
-      const observer = this.#byNonConfirmable.get(`${peer.key}#${messageId}`);
-      if (observer) this.#remove(observer);
-    };
   }
 
   /** Observers of all resources. */
@@ -143,19 +98,22 @@ export class ObserveRegistry {
         resource,
         notifications: 0,
         lastConfirmableAt: this.#endpoint.clock.now(),
-        recentNonConfirmable: [],
       });
       this.#perPeer.set(peer.key, (this.#perPeer.get(peer.key) ?? 0) + 1);
+      // The observation lives on the peer's entry: its Message IDs and the NONs it may reset.
+      this.#endpoint.hold(peer);
     }
     return withObserve(response, state.sequence);
   }
 
   /** Ends every observation (the server is closing). */
   clear(): void {
-    for (const observed of this.#resources.values()) observed.unsubscribe();
+    for (const observed of this.#resources.values()) {
+      for (const observer of observed.observers.values()) this.#endpoint.release(observer.peer);
+      observed.unsubscribe();
+    }
     this.#resources.clear();
     this.#perPeer.clear();
-    this.#byNonConfirmable.clear();
   }
 
   #hasRoom(peer: Peer, observed: Observed | undefined): boolean {
@@ -164,13 +122,10 @@ export class ObserveRegistry {
   }
 
   #watch(resource: ObservableResource): Observed {
-    const listeners = (resource as unknown as Record<symbol, Set<() => void>>)[LISTENERS];
-    const listener = () => this.#changed(resource);
-    listeners.add(listener);
     const observed: Observed = {
       sequence: 0,
       observers: new Map(),
-      unsubscribe: () => listeners.delete(listener),
+      unsubscribe: onChange(resource, () => this.#changed(resource)),
     };
     this.#resources.set(resource, observed);
     return observed;
@@ -185,9 +140,12 @@ export class ObserveRegistry {
     }
   }
 
+  #isCurrent(observer: Observer): boolean {
+    return this.#resources.get(observer.resource)?.observers.get(observer.key) === observer;
+  }
+
   #notify(observer: Observer, response: Outgoing, sequence: number): void {
-    const observed = this.#resources.get(observer.resource);
-    if (!observed?.observers.has(observer.key)) return;
+    if (!this.#isCurrent(observer)) return;
     if (!isSuccess(response.code)) {
       // RFC 7641 §4.2: an error response ends the observation; it carries no Observe option.
       this.#remove(observer);
@@ -198,27 +156,24 @@ export class ObserveRegistry {
     const now = this.#endpoint.clock.now();
     observer.notifications++;
     const { conEvery } = observer.resource.notify;
-    const confirmable = observer.pendingConfirmable !== undefined ||
+    const confirmable = observer.pending !== undefined ||
       (conEvery > 0 && observer.notifications % conEvery === 0) ||
       now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS;
     if (!confirmable) {
-      const messageId = this.#endpoint.sendNonConfirmable(notification, observer.peer);
-      this.#rememberNonConfirmable(observer, messageId);
+      // RFC 7641 §3.6: an RST in answer to a notification cancels the observation.
+      this.#endpoint.sendNonConfirmable(notification, observer.peer, () => this.#remove(observer));
       return;
     }
     observer.lastConfirmableAt = now;
-    const onTransmit = (messageId: number) => observer.pendingConfirmable = messageId;
-    const sent = observer.pendingConfirmable === undefined
-      ? this.#endpoint.sendConfirmable(notification, observer.peer, onTransmit)
-      // RFC 7641 §4.5.2: the newer state takes over the unacknowledged notification's transmission.
-      : this.#endpoint.replaceConfirmable(
-        observer.pendingConfirmable,
-        notification,
-        observer.peer,
-        onTransmit,
-      );
-    sent.then(
-      () => observer.pendingConfirmable = undefined,
+    // RFC 7641 §4.5.2: the newer state takes over the unacknowledged notification's transmission.
+    const exchange = observer.pending === undefined
+      ? this.#endpoint.confirmable(notification, observer.peer)
+      : this.#endpoint.replaceConfirmable(observer.pending, notification, observer.peer);
+    observer.pending = exchange;
+    exchange.acknowledged.then(
+      () => {
+        if (observer.pending === exchange) observer.pending = undefined;
+      },
       (error) => {
         // RST or no ACK after MAX_RETRANSMIT: the client is gone (RFC 7641 §4.5).
         if (!(error instanceof ReplacedError)) this.#remove(observer);
@@ -226,20 +181,11 @@ export class ObserveRegistry {
     );
   }
 
-  #rememberNonConfirmable(observer: Observer, messageId: number): void {
-    observer.recentNonConfirmable.push(messageId);
-    this.#byNonConfirmable.set(`${observer.peer.key}#${messageId}`, observer);
-    if (observer.recentNonConfirmable.length > RECENT_NON_KEPT) {
-      this.#byNonConfirmable.delete(`${observer.peer.key}#${observer.recentNonConfirmable.shift()}`);
-    }
-  }
-
   #remove(observer: Observer): void {
-    const observed = this.#resources.get(observer.resource);
-    if (!observed?.observers.delete(observer.key)) return;
-    for (const messageId of observer.recentNonConfirmable) {
-      this.#byNonConfirmable.delete(`${observer.peer.key}#${messageId}`);
-    }
+    if (!this.#isCurrent(observer)) return;
+    const observed = this.#resources.get(observer.resource)!;
+    observed.observers.delete(observer.key);
+    this.#endpoint.release(observer.peer);
     const count = (this.#perPeer.get(observer.peer.key) ?? 1) - 1;
     if (count === 0) this.#perPeer.delete(observer.peer.key);
     else this.#perPeer.set(observer.peer.key, count);

@@ -10,11 +10,17 @@ import { type CoapOption, getOptions, uriPath } from "../message/message.ts";
 import { isCritical, OptionNumber } from "../message/option.ts";
 import { decodeString, encodeString, encodeUint, splitUriPath } from "../message/option_value.ts";
 import { Type, typeName } from "../message/type.ts";
-import { Endpoint, type EndpointOptions, type Inbound, type Outgoing } from "../endpoint/endpoint.ts";
+import {
+  Endpoint,
+  type EndpointOptions,
+  type Inbound,
+  type MessageLayerSizes,
+  type Outgoing,
+} from "../endpoint/endpoint.ts";
 import { udpTransport } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
-import { wellKnownCore } from "./discovery.ts";
+import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource, type ResponseInit } from "./resource.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
@@ -34,7 +40,17 @@ const UNDERSTOOD = new Set<number>([
 ]);
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
-const SERVER_RETRANSMIT_SLOTS = 65536;
+/**
+ * The message layer's tables for a server (see DEFAULT_LIMITS for the rule): 8,192 peers; 65,536 strict
+ * dedup entries (265 POST/PUT/DELETE/PATCH requests a second over EXCHANGE_LIFETIME), at most 1,024 of them
+ * for one peer; and a CON notification in flight to each of 65,536 observers.
+ */
+export const SERVER_LIMITS: Readonly<Partial<MessageLayerSizes>> = {
+  peers: 8192,
+  strictEntries: 65536,
+  strictPerPeer: 1024,
+  retransmitSlots: 65536,
+};
 // Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
 const EMPTY = new Uint8Array(0);
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
@@ -99,9 +115,11 @@ export class CoapServer {
   readonly #onError: (error: unknown, request?: CoapRequest) => void;
   readonly #observers: ObserveRegistry;
   readonly #blockwise: Blockwise;
+  readonly #discovery: Resource;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
+    this.#discovery = discoveryResource(site);
     this.#separateDelay = options.separateResponseDelay ?? 500;
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
@@ -110,20 +128,21 @@ export class CoapServer {
         error,
       );
     });
-    // A server may owe a CON notification to every observer at once: more slots than a client needs.
+    // A server has more peers than a client, and may owe a CON notification to every observer at once.
     this.endpoint = options.endpoint ??
       new Endpoint(
         udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 5683 }),
-        { retransmitSlots: SERVER_RETRANSMIT_SLOTS, ...options },
+        { ...options, limits: { ...SERVER_LIMITS, ...options.limits } },
       );
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
+    this.endpoint.onBusy = (inbound, retryAfter) => this.#busy(inbound, retryAfter);
     this.#blockwise = new Blockwise(
       options.maxBodySize ?? DEFAULT_MAX_BODY,
       exchangeLifetime(this.endpoint.parameters),
     );
     this.#observers = new ObserveRegistry(
       this.endpoint,
-      (request) => Promise.resolve(this.#renderBlock(request, this.#site.find(request.path))),
+      (request) => Promise.resolve(this.#renderBlock(request, this.#find(request.path))),
       { perResource: 16384, perPeer: 64, ...options.observeLimits },
     );
   }
@@ -142,6 +161,27 @@ export class CoapServer {
   close(): void {
     this.#observers.clear();
     this.endpoint.close();
+  }
+
+  /** The resource at a path: the site's, or discovery. */
+  #find(path: string[]): Resource | undefined {
+    return path.length === 2 && path[0] === ".well-known" && path[1] === "core"
+      ? this.#discovery
+      : this.#site.find(path);
+  }
+
+  /**
+   * The message layer has no room to remember this request, so it must not run: 5.03 Service
+   * Unavailable, with Max-Age saying when to retry (RFC 7252 §5.9.3.4).
+   */
+  #busy(inbound: Inbound, retryAfter: number): void {
+    const response = errorMessage(
+      inbound.message.token,
+      Code.ServiceUnavailable,
+      "too many requests in progress",
+    );
+    response.options.push({ number: OptionNumber.MaxAge, value: encodeUint(retryAfter) });
+    this.#answer(inbound, response, this.endpoint.clock.now(), false);
   }
 
   #handle(inbound: Inbound): void {
@@ -174,10 +214,12 @@ export class CoapServer {
         ...response,
         options: [...response.options, { number: OptionNumber.Block1, value: upload.lastBlock }],
       };
-    const resource = this.#site.find(path);
+    const resource = this.#find(path);
     let separate = false;
     const rendered = this.#renderBlock(request, resource);
     if (rendered instanceof Promise) {
+      // The answer may go out as a separate CON later: the peer's entry (its Message IDs) must stay.
+      this.endpoint.hold(inbound.peer);
       const timer = this.endpoint.clock.setTimer(() => {
         // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
         separate = inbound.message.type === Type.CON;
@@ -185,6 +227,7 @@ export class CoapServer {
       }, this.#separateDelay);
       rendered.then((response) => {
         this.endpoint.clock.cancel(timer);
+        this.endpoint.release(inbound.peer);
         this.#answer(
           inbound,
           finish(this.#observed(inbound, request, resource, response)),
@@ -245,13 +288,6 @@ export class CoapServer {
 
   #dispatch(request: CoapRequest, resource: Resource | undefined): HandlerResult | Promise<HandlerResult> {
     const code = request.message.code;
-    if (request.path.length === 2 && request.path[0] === ".well-known" && request.path[1] === "core") {
-      if (code !== Code.Get) throw new CoapError(Code.MethodNotAllowed);
-      return {
-        payload: wellKnownCore(this.#site, request.query[0]),
-        contentFormat: ContentFormat.LinkFormat,
-      };
-    }
     if (resource === undefined) throw new CoapError(Code.NotFound);
     const handlerName = HANDLER_NAMES[code];
     const handler = handlerName === undefined ? undefined : resource[handlerName];

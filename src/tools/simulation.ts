@@ -16,7 +16,7 @@ import { ContentFormat } from "../message/content_format.ts";
 import { getOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { Type } from "../message/type.ts";
-import { observable } from "../server/observe.ts";
+import { observable } from "../server/observable.ts";
 import { CoapServer } from "../server/server.ts";
 import { Site } from "../server/site.ts";
 import { MemoryLink } from "../transport/memory_link.ts";

@@ -1,0 +1,57 @@
+/**
+ * The application's side of RFC 7641: a resource made observable announces
+ * its state changes; the server's ObserveRegistry (observe.ts) turns each into
+ * notifications for its observers.
+ * @module
+ */
+import type { Resource } from "./resource.ts";
+
+/** How often a notification is Confirmable: every Nth (the lab's pattern is 5); 1 = all CON, 0 = all NON. */
+export interface NotifyPolicy {
+  conEvery: number;
+}
+
+/** A resource whose state changes are pushed to observers. */
+export interface ObservableResource extends Resource {
+  readonly obs: true;
+  /** Confirmable-notification policy for this resource. */
+  readonly notify: NotifyPolicy;
+  /** Signals a new state: every observer gets a notification. */
+  changed(): void;
+}
+
+const LISTENERS = Symbol("observe listeners");
+
+/**
+ * Makes a resource observable. Call `changed()` whenever its state changes.
+ * @example
+ * import { observable } from "../mod.ts";
+ * let reading = 22.5;
+ * const temperature = observable({ get: () => reading.toFixed(1) });
+ * reading += 0.1;
+ * temperature.changed();
+ */
+export function observable<R extends Resource>(
+  resource: R,
+  policy: Partial<NotifyPolicy> = {},
+): R & ObservableResource {
+  const listeners = new Set<() => void>();
+  return Object.assign(resource, {
+    obs: true as const,
+    notify: { conEvery: policy.conEvery ?? 5 },
+    changed: () => listeners.forEach((listener) => listener()),
+    [LISTENERS]: listeners,
+  });
+}
+
+/** Whether a resource was made with observable(). */
+export function isObservable(resource: Resource): resource is ObservableResource {
+  return LISTENERS in resource;
+}
+
+/** Calls `listener` on each change of `resource`; returns the function that stops it. */
+export function onChange(resource: ObservableResource, listener: () => void): () => void {
+  const listeners = (resource as unknown as Record<symbol, Set<() => void>>)[LISTENERS];
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
