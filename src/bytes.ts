@@ -19,7 +19,15 @@ let used = 0;
 
 /**
  * A zero-filled view of `length` bytes that no other caller of this function shares.
- * @example const bytes = allocateBytes(4);
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allocateBytes } from "./bytes.ts";
+ * const a = allocateBytes(4);
+ * const b = allocateBytes(4);
+ * a.fill(0xff);
+ * assert.deepEqual(b, new Uint8Array(4)); // views never overlap
+ * ```
  */
 export function allocateBytes(length: number): Uint8Array {
   if (length > LARGEST_CARVED) return new Uint8Array(length);
@@ -34,7 +42,12 @@ export function allocateBytes(length: number): Uint8Array {
 
 /**
  * UTF-8 bytes of `text`, carved from a slab when short.
- * @example utf8Bytes("22.5") // Uint8Array [50, 50, 46, 53]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { utf8Bytes } from "./bytes.ts";
+ * assert.deepEqual(utf8Bytes("22.5"), Uint8Array.of(50, 50, 46, 53));
+ * ```
  */
 export function utf8Bytes(text: string): Uint8Array {
   // A UTF-16 code unit takes at most 3 UTF-8 bytes.

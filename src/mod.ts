@@ -3,13 +3,19 @@
  *
  * @example
  * ```ts
- * import { Code, decode, encode, OptionNumber, encodeString, Type } from "./src/mod.ts";
+ * import assert from "node:assert/strict";
+ * import { Code, decode, encode, encodeString, OptionNumber, Type, uriPath } from "./mod.ts";
  * const bytes = encode({
- *   type: Type.CON, code: Code.Get, messageId: 0x1234, token: new Uint8Array([0xab]),
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 0x1234,
+ *   token: Uint8Array.of(0xab),
  *   options: [{ number: OptionNumber.UriPath, value: encodeString("temperature") }],
  *   payload: new Uint8Array(),
  * });
- * decode(bytes).messageId; // 0x1234
+ * const message = decode(bytes);
+ * assert.equal(message.messageId, 0x1234);
+ * assert.equal(uriPath(message), "/temperature");
  * ```
  * @module
  */

@@ -3,7 +3,14 @@ import { UsageError } from "./usage_error.ts";
 
 /**
  * A decimal or 0x-hex integer in 0..max.
- * @example integerFlag("mid", "0x1234", 0xffff) // 4660
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { integerFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.equal(integerFlag("mid", "0x1234", 0xffff), 4660);
+ * assert.throws(() => integerFlag("mid", "70000", 0xffff), UsageError);
+ * ```
  */
 export function integerFlag(flag: string, text: string, max: number): number {
   const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
@@ -18,7 +25,12 @@ export function portFlag(flag: string, text: string): number {
 
 /**
  * A positive number of seconds, returned in milliseconds.
- * @example secondsFlag("timeout", "0.2") // 200
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { secondsFlag } from "./flag_values.ts";
+ * assert.equal(secondsFlag("timeout", "0.2"), 200);
+ * ```
  */
 export function secondsFlag(flag: string, text: string): number {
   const value = Number(text);
@@ -30,7 +42,14 @@ export function secondsFlag(flag: string, text: string): number {
 
 /**
  * A block size: a power of two from 16 to 1024 (RFC 7959 §2.2).
- * @example blockSizeFlag("64") // 64
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blockSizeFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.equal(blockSizeFlag("64"), 64);
+ * assert.throws(() => blockSizeFlag("100"), UsageError);
+ * ```
  */
 export function blockSizeFlag(text: string): number {
   const value = Number(text);

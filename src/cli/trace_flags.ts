@@ -33,8 +33,25 @@ export type TraceFlags = {
  * written synchronously, datagram by datagram, so a capture is complete up to
  * the moment a server is stopped.
  * @example
- * const traces = new TraceOutputs(values, "client");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * import { TraceOutputs } from "./trace_flags.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+ * const traces = new TraceOutputs({ "trace-json": path }, "client");
+ * const server = new CoapServer(new Site().add("temperature", { get: () => "22.5" }), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
  * const client = new CoapClient({ onTrace: traces.onTrace });
+ * await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * client.close();
+ * server.close();
+ * traces.close();
+ * const lines = (await Deno.readTextFile(path)).trim().split("\n").map((line) => JSON.parse(line));
+ * assert.deepEqual(lines.map((line) => line.direction), ["out", "in"]);
+ * await Deno.remove(path);
+ * ```
  */
 export class TraceOutputs {
   /** For EndpointOptions.onTrace; undefined when no flag asks for anything. */

@@ -29,8 +29,27 @@ export interface ObservationHooks {
 /**
  * Notifications of one observed resource, in order, stale ones dropped.
  * @example
- * const observation = await client.observe("coap://127.0.0.1/temperature");
- * for await (const notification of observation) console.log(notification.text());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, observable, Site } from "../mod.ts";
+ * let reading = 22.5;
+ * const temperature = observable({ get: () => reading.toFixed(1) });
+ * const server = new CoapServer(new Site().add("temperature", temperature), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const client = new CoapClient();
+ * const observation = await client.observe(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * assert.equal(observation.response.text(), "22.5");
+ * reading = 23;
+ * temperature.changed();
+ * for await (const notification of observation) {
+ *   assert.equal(notification.text(), "23.0");
+ *   break; // leaving the loop deregisters
+ * }
+ * client.close();
+ * server.close();
+ * ```
  */
 export class Observation implements AsyncIterable<CoapResponse> {
   /** The response to the registering GET. */

@@ -7,8 +7,20 @@ import type { Address } from "../transport/transport.ts";
 /**
  * A response: its code in every form, its options and payload, and the message itself.
  * @example
- * const response = await client.get("coap://127.0.0.1/temperature");
- * console.log(response.codeString, response.text()); // "2.05" "22.5"
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, ContentFormat, Site } from "../mod.ts";
+ * const server = new CoapServer(new Site().add("temperature", { get: () => "22.5" }), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const client = new CoapClient();
+ * const response = await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * assert.deepEqual([response.codeString, response.codeName, response.text()], ["2.05", "Content", "22.5"]);
+ * assert.equal(response.contentFormat, ContentFormat.TextPlain);
+ * client.close();
+ * server.close();
+ * ```
  */
 export class CoapResponse {
   constructor(readonly message: Message, readonly peer: Address) {}

@@ -32,7 +32,14 @@ export interface ParsedCoapUri {
 /**
  * Parses a coap:// URI into its host, port and Uri-* options, with no DNS lookup.
  * Throws URIError for what is not a usable coap URI.
- * @example parseCoapUri("coap://192.0.2.1/temperature").options.length // 1 (Uri-Path)
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COAP_PORT, parseCoapUri } from "./uri.ts";
+ * const { host, isLiteral, port, options } = parseCoapUri("coap://192.0.2.1/temperature");
+ * assert.deepEqual([host, isLiteral, port], ["192.0.2.1", true, COAP_PORT]);
+ * assert.equal(options.length, 1); // Uri-Path only: an IP literal is not sent as Uri-Host
+ * ```
  */
 export function parseCoapUri(uri: string | URL): ParsedCoapUri {
   let url: URL;
@@ -63,7 +70,18 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
  * Parses a coap:// URI and resolves its host. Names other than "localhost"
  * are resolved with DNS and sent as Uri-Host; IP literals are not (§6.4 step 5).
  * Throws URIError for what is not a usable coap URI.
- * @example await resolveCoapUri("coap://127.0.0.1/temperature?unit=c")
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OptionNumber, resolveCoapUri } from "../mod.ts";
+ * const { address, options } = await resolveCoapUri("coap://localhost:61616/temperature?unit=c");
+ * assert.deepEqual(address, { hostname: "127.0.0.1", port: 61616 });
+ * // A name, unlike an IP literal, is also sent as Uri-Host.
+ * assert.deepEqual(
+ *   options.map((option) => option.number),
+ *   [OptionNumber.UriHost, OptionNumber.UriPath, OptionNumber.UriQuery],
+ * );
+ * ```
  */
 export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
   const { host, isLiteral, port, options } = parseCoapUri(uri);

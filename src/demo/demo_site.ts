@@ -69,7 +69,22 @@ function requireText(request: CoapRequest): string {
 
 /**
  * Builds the demo site: /temperature (observable), /slow (a separate response), /readings (from devices), /led, /config, /large (block-wise) and /upload (Block1).
- * @example new CoapServer(demoSite({ log: console.log, driftEvery: 2000 }).site, { port: 5683 });
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer } from "../mod.ts";
+ * import { demoSite } from "./demo_site.ts";
+ * const changes: string[] = [];
+ * const demo = demoSite({ log: (line) => changes.push(line), driftEvery: 2000 });
+ * const server = new CoapServer(demo.site, { hostname: "127.0.0.1", port: 0 });
+ * const client = new CoapClient();
+ * const response = await client.put(`coap://127.0.0.1:${server.address.port}/led`, "on");
+ * assert.equal(response.codeString, "2.04");
+ * assert.deepEqual(changes, ["led on"]);
+ * client.close();
+ * server.close();
+ * demo.stop(); // the drift timer
+ * ```
  */
 export function demoSite(options: DemoOptions = {}): DemoSite {
   const log = options.log ?? (() => {});

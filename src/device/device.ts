@@ -111,11 +111,20 @@ export function checkEdgeUri(edge: string): void {
 }
 
 /**
- * Boots the device and resolves once it is ready.
+ * Boots the device and resolves once it is ready. Needs qemu-system-riscv32 and the RISC-V toolchain
+ * (scripts/install_system_tools.sh); without them it throws DeviceError naming the apt packages.
  * @example
- * const device = await startDevice({ port: 0 });
- * console.log(device.url); // coap://127.0.0.1:40123
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient } from "../mod.ts";
+ * import { startDevice } from "./device.ts";
+ * const device = await startDevice({ port: 0 }); // device.url is coap://127.0.0.1:PORT
+ * const client = new CoapClient();
+ * const response = await client.get(`${device.url}/temperature`);
+ * assert.equal(response.codeString, "2.05");
+ * client.close();
  * await device.stop();
+ * ```
  */
 export async function startDevice(options: DeviceOptions = {}): Promise<Device> {
   if (options.edge !== undefined) checkEdgeUri(options.edge);

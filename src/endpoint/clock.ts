@@ -28,9 +28,17 @@ export const realClock: Clock = {
  * A clock that moves only when told to. Timers run in deadline order (then in
  * the order they were set) as advance() passes them.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VirtualClock } from "../mod.ts";
  * const clock = new VirtualClock();
- * clock.setTimer(() => console.log("fired"), 100);
- * await clock.advance(100); // "fired"
+ * const fired: number[] = [];
+ * clock.setTimer(() => fired.push(clock.now()), 100);
+ * await clock.advance(99);
+ * assert.deepEqual(fired, []);
+ * await clock.advance(1);
+ * assert.deepEqual(fired, [100]);
+ * ```
  */
 export class VirtualClock implements Clock {
   #now = 0;

@@ -95,7 +95,12 @@ export function codeDetail(code: number): number {
 
 /**
  * The "c.dd" form of a code.
- * @example codeString(Code.Content) // "2.05"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, codeString } from "../mod.ts";
+ * assert.equal(codeString(Code.Content), "2.05");
+ * ```
  */
 export function codeString(code: number): string {
   return `${code >> 5}.${String(code & 31).padStart(2, "0")}`;
@@ -103,7 +108,12 @@ export function codeString(code: number): string {
 
 /**
  * Registered name of a code, or "Unknown" (RFC 7252 §12.1).
- * @example codeName(0x84) // "Not Found"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { codeName } from "../mod.ts";
+ * assert.equal(codeName(0x84), "Not Found");
+ * ```
  */
 export function codeName(code: number): string {
   return NAMES[code] ?? "Unknown";
@@ -136,7 +146,12 @@ export function isServerError(code: number): boolean {
 
 /**
  * Parses "2.05", "GET", "Content" or "not found" (any case) into a code.
- * @example parseCode("4.04") // 132
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, parseCode } from "../mod.ts";
+ * assert.equal(parseCode("4.04"), Code.NotFound); // 132
+ * ```
  */
 export function parseCode(text: string): number {
   const dotted = /^([0-7])\.(\d{1,2})$/.exec(text);

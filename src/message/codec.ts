@@ -143,7 +143,13 @@ export function messageFromIndex(core: CoreViews, datagram: Uint8Array): Message
  * Parses a datagram. Token, option values and payload are views into
  * `datagram`, not copies: copy them if the buffer will be reused.
  * Throws CoapFormatError naming the reason and byte offset.
- * @example decode(Uint8Array.from([0x40, 0x01, 0x12, 0x34])).code // 1 (GET)
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, decode, Type } from "../mod.ts";
+ * const message = decode(Uint8Array.of(0x40, 0x01, 0x12, 0x34));
+ * assert.deepEqual([message.type, message.code, message.messageId], [Type.CON, Code.Get, 0x1234]);
+ * ```
  */
 export function decode(datagram: Uint8Array): Message {
   parse(codecCore, datagram);
@@ -183,7 +189,20 @@ function tooLarge(): never {
  * share its ArrayBuffer with other encoded messages (never overlapping). Throws RangeError
  * for fields out of range, CoapFormatError for an Empty message that carries
  * anything or a message over the size limit.
- * @example encode({ type: Type.CON, code: Code.Get, messageId: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() })
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, encode, Type } from "../mod.ts";
+ * const bytes = encode({
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options: [],
+ *   payload: new Uint8Array(),
+ * });
+ * assert.deepEqual(bytes, Uint8Array.of(0x40, 0x01, 0x00, 0x01));
+ * ```
  */
 export function encode(message: Message): Uint8Array {
   return copyOut(encodeStaged(message), allocateBytes);

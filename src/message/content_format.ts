@@ -31,7 +31,12 @@ const MEDIA_TYPES: Record<number, string> = {
 
 /**
  * Media type of a Content-Format number, if registered here.
- * @example contentFormatName(50) // "application/json"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ContentFormat, contentFormatName } from "../mod.ts";
+ * assert.equal(contentFormatName(ContentFormat.Json), "application/json"); // 50
+ * ```
  */
 export function contentFormatName(format: number): string | undefined {
   return MEDIA_TYPES[format];

@@ -30,7 +30,21 @@ export interface Message {
 
 /**
  * The first value of an option, or undefined.
- * @example getOption(message, OptionNumber.ETag)
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, getOption, type Message, OptionNumber, Type } from "../mod.ts";
+ * const message: Message = {
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options: [{ number: OptionNumber.ETag, value: Uint8Array.of(0xab) }],
+ *   payload: new Uint8Array(),
+ * };
+ * assert.deepEqual(getOption(message, OptionNumber.ETag), Uint8Array.of(0xab));
+ * assert.equal(getOption(message, OptionNumber.MaxAge), undefined);
+ * ```
  */
 export function getOption(message: Message, number: number): Uint8Array | undefined {
   for (const option of message.options) if (option.number === number) return option.value;
@@ -46,7 +60,28 @@ export function getOptions(message: Message, number: number): Uint8Array[] {
 
 /**
  * A uint option's value, or undefined when absent.
- * @example getUintOption(message, OptionNumber.ContentFormat) // 0
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   Code,
+ *   ContentFormat,
+ *   encodeUint,
+ *   getUintOption,
+ *   type Message,
+ *   OptionNumber,
+ *   Type,
+ * } from "../mod.ts";
+ * const message: Message = {
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options: [{ number: OptionNumber.ContentFormat, value: encodeUint(ContentFormat.TextPlain) }],
+ *   payload: new Uint8Array(),
+ * };
+ * assert.equal(getUintOption(message, OptionNumber.ContentFormat), ContentFormat.TextPlain); // 0
+ * ```
  */
 export function getUintOption(message: Message, number: number): number | undefined {
   const value = getOption(message, number);
@@ -61,7 +96,20 @@ export function getStringOption(message: Message, number: number): string | unde
 
 /**
  * The request's path from its Uri-Path options, percent-encoded, with a leading "/".
- * @example uriPath(request) // "/temperature"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, encodeString, type Message, OptionNumber, Type, uriPath } from "../mod.ts";
+ * const message: Message = {
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options: [{ number: OptionNumber.UriPath, value: encodeString("temperature") }],
+ *   payload: new Uint8Array(),
+ * };
+ * assert.equal(uriPath(message), "/temperature");
+ * ```
  */
 export function uriPath(message: Message): string {
   return joinUriPath(getOptions(message, OptionNumber.UriPath));

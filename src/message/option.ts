@@ -88,7 +88,13 @@ const REGISTRY: ReadonlyMap<number, OptionInfo> = new Map([
 
 /**
  * The registry entry of an option number, or undefined if unknown here.
- * @example optionInfo(11)?.name // "Uri-Path"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionInfo } from "../mod.ts";
+ * assert.equal(optionInfo(11)?.name, "Uri-Path");
+ * assert.equal(optionInfo(11)?.repeatable, true);
+ * ```
  */
 export function optionInfo(number: number): OptionInfo | undefined {
   return REGISTRY.get(number);
@@ -96,7 +102,12 @@ export function optionInfo(number: number): OptionInfo | undefined {
 
 /**
  * Name of an option number, or "Unknown-N".
- * @example optionName(12) // "Content-Format"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionName } from "../mod.ts";
+ * assert.equal(optionName(12), "Content-Format");
+ * ```
  */
 export function optionName(number: number): string {
   return REGISTRY.get(number)?.name ?? `Unknown-${number}`;

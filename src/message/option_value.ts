@@ -13,7 +13,13 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A uint as the shortest big-endian byte string (zero is empty).
- * @example encodeUint(300) // Uint8Array [1, 44]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeUint } from "../mod.ts";
+ * assert.deepEqual(encodeUint(300), Uint8Array.of(1, 44));
+ * assert.deepEqual(encodeUint(0), new Uint8Array()); // RFC 7252 §3.2: zero is the empty value
+ * ```
  */
 export function encodeUint(value: number): Uint8Array {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
@@ -28,7 +34,12 @@ export function encodeUint(value: number): Uint8Array {
 
 /**
  * Reads a big-endian uint; leading zero bytes are tolerated, as §3.2 asks.
- * @example decodeUint(new Uint8Array([1, 44])) // 300
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeUint } from "../mod.ts";
+ * assert.equal(decodeUint(Uint8Array.of(1, 44)), 300);
+ * ```
  */
 export function decodeUint(bytes: Uint8Array): number {
   let value = 0;
@@ -48,7 +59,12 @@ export interface Block {
 
 /**
  * Encodes a Block1/Block2 value.
- * @example encodeBlock({ num: 2, more: true, szx: 6 }) // Uint8Array [0x2e]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeBlock } from "../mod.ts";
+ * assert.deepEqual(encodeBlock({ num: 2, more: true, szx: 6 }), Uint8Array.of(0x2e));
+ * ```
  */
 export function encodeBlock(block: Block): Uint8Array {
   if (block.szx < 0 || block.szx > 6 || !Number.isInteger(block.szx)) {
@@ -62,7 +78,14 @@ export function encodeBlock(block: Block): Uint8Array {
 
 /**
  * Reads a Block1/Block2 value.
- * @example decodeBlock(new Uint8Array([0x2e])) // { num: 2, more: true, szx: 6 }
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blockSize, decodeBlock } from "../mod.ts";
+ * const block = decodeBlock(Uint8Array.of(0x2e));
+ * assert.deepEqual(block, { num: 2, more: true, szx: 6 });
+ * assert.equal(blockSize(block.szx), 1024);
+ * ```
  */
 export function decodeBlock(bytes: Uint8Array): Block {
   const value = decodeUint(bytes);
@@ -97,7 +120,12 @@ export function isUtf8(bytes: Uint8Array): boolean {
 /**
  * Splits a URI path into Uri-Path segment values, percent-decoding each
  * (RFC 7252 §6.4 step 8). "/" and "" give no segments.
- * @example splitUriPath("/a/b%2Fc").map(decodeString) // ["a", "b/c"]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeString, splitUriPath } from "../mod.ts";
+ * assert.deepEqual(splitUriPath("/a/b%2Fc").map(decodeString), ["a", "b/c"]);
+ * ```
  */
 export function splitUriPath(path: string): Uint8Array[] {
   const trimmed = path.startsWith("/") ? path.slice(1) : path;
@@ -107,7 +135,12 @@ export function splitUriPath(path: string): Uint8Array[] {
 
 /**
  * Splits a query ("a=1&b=2", with or without "?") into Uri-Query values (§6.4 step 9).
- * @example splitUriQuery("?a=1&b=x%26y").map(decodeString) // ["a=1", "b=x&y"]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeString, splitUriQuery } from "../mod.ts";
+ * assert.deepEqual(splitUriQuery("?a=1&b=x%26y").map(decodeString), ["a=1", "b=x&y"]);
+ * ```
  */
 export function splitUriQuery(query: string): Uint8Array[] {
   const trimmed = query.startsWith("?") ? query.slice(1) : query;
@@ -118,7 +151,12 @@ export function splitUriQuery(query: string): Uint8Array[] {
 /**
  * Joins Uri-Path values into a path with a leading "/", percent-encoding
  * what a path segment may not hold (§6.5).
- * @example joinUriPath([encodeString("a"), encodeString("b/c")]) // "/a/b%2Fc"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeString, joinUriPath } from "../mod.ts";
+ * assert.equal(joinUriPath([encodeString("a"), encodeString("b/c")]), "/a/b%2Fc");
+ * ```
  */
 export function joinUriPath(segments: Uint8Array[]): string {
   return "/" + segments.map((segment) => percentEncode(segment, PATH_SAFE)).join("/");
@@ -127,7 +165,12 @@ export function joinUriPath(segments: Uint8Array[]): string {
 /**
  * Joins Uri-Query values with "&" (no leading "?"), percent-encoding "&" and
  * other reserved bytes.
- * @example joinUriQuery([encodeString("a=1")]) // "a=1"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeString, joinUriQuery } from "../mod.ts";
+ * assert.equal(joinUriQuery([encodeString("a=1"), encodeString("b=x&y")]), "a=1&b=x%26y");
+ * ```
  */
 export function joinUriQuery(queries: Uint8Array[]): string {
   return queries.map((query) => percentEncode(query, QUERY_SAFE)).join("&");

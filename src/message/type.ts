@@ -17,7 +17,12 @@ const TYPE_NAMES = ["CON", "NON", "ACK", "RST"] as const;
 
 /**
  * Short name of a message type.
- * @example typeName(Type.ACK) // "ACK"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Type, typeName } from "../mod.ts";
+ * assert.equal(typeName(Type.ACK), "ACK");
+ * ```
  */
 export function typeName(type: number): "CON" | "NON" | "ACK" | "RST" {
   return TYPE_NAMES[type & 3];
@@ -25,7 +30,12 @@ export function typeName(type: number): "CON" | "NON" | "ACK" | "RST" {
 
 /**
  * Parses "CON", "non", … into a type; throws RangeError for anything else.
- * @example parseType("con") // 0
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseType, Type } from "../mod.ts";
+ * assert.equal(parseType("con"), Type.CON); // 0
+ * ```
  */
 export function parseType(name: string): Type {
   const index = TYPE_NAMES.indexOf(name.toUpperCase() as (typeof TYPE_NAMES)[number]);

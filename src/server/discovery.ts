@@ -40,7 +40,15 @@ function matches(wanted: string, value: string): boolean {
 /**
  * The link-format document for `site`, keeping only links that pass `filter`
  * ("rt=temp*", "href=/led", "obs", or undefined for all).
- * @example wellKnownCore(site, "rt=temperature")
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Site, wellKnownCore } from "../mod.ts";
+ * const site = new Site()
+ *   .add("temperature", { rt: "temperature-c", get: () => "22.5" })
+ *   .add("led", { rt: "light", get: () => "off" });
+ * assert.equal(wellKnownCore(site, "rt=temp*"), '</temperature>;rt="temperature-c"');
+ * ```
  */
 export function wellKnownCore(site: Site, filter?: string): string {
   const [name, value] = filter === undefined ? [] : splitFilter(filter);

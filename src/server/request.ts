@@ -7,7 +7,23 @@ import type { Address } from "../transport/transport.ts";
 
 /**
  * An incoming request: method, path and query already decoded.
- * @example put: (request) => { setpoint = Number(request.text()); }
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * let setpoint = 20;
+ * const site = new Site().add("setpoint", {
+ *   put: (request) => {
+ *     setpoint = Number(request.text());
+ *   },
+ * });
+ * const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+ * const client = new CoapClient();
+ * const response = await client.put(`coap://127.0.0.1:${server.address.port}/setpoint`, "21.5");
+ * assert.deepEqual([response.codeString, setpoint], ["2.04", 21.5]);
+ * client.close();
+ * server.close();
+ * ```
  */
 export class CoapRequest {
   constructor(

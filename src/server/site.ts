@@ -4,8 +4,20 @@ import type { Resource } from "./resource.ts";
 /**
  * Resources by path, as aiocoap's `resource.Site`.
  * @example
- * const site = new Site();
- * site.add("temperature", { get: () => "22.5" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * const site = new Site()
+ *   .add("temperature", { get: () => "22.5" })
+ *   .add("led", { get: () => "off", put: () => {} });
+ * assert.deepEqual([...site.entries()].map(([path]) => path), ["/temperature", "/led"]);
+ * const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+ * const client = new CoapClient();
+ * const response = await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * assert.equal(response.text(), "22.5");
+ * client.close();
+ * server.close();
+ * ```
  */
 export class Site {
   readonly #resources = new Map<string, Resource>();

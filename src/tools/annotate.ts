@@ -48,7 +48,15 @@ function extension(bytes: Uint8Array, at: number, nibble: number): { size: numbe
 
 /**
  * Annotated lines for a datagram; throws CoapFormatError like decode().
- * @example annotate(hexToBytes("40011234")).join("\n")
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { annotate } from "./annotate.ts";
+ * import { hexToBytes } from "./hex.ts";
+ * const lines = annotate(hexToBytes("40011234"));
+ * assert.equal(lines[0], "CoAP message, 4 bytes");
+ * assert.match(lines.at(-1)!, /Message ID 4660 \(0x1234\)/);
+ * ```
  */
 export function annotate(datagram: Uint8Array): string[] {
   const { message, optionHeaderOffsets } = decodeWithLayout(datagram);

@@ -7,7 +7,13 @@ import { bytesToHex } from "./hex.ts";
 /**
  * An option value as JSON: text for string options, a number for uint
  * options, "" for empty ones, hex for opaque and unknown ones.
- * @example optionValueJson(12, Uint8Array.of(50)) // 50
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionValueJson } from "./describe_option.ts";
+ * assert.equal(optionValueJson(12, Uint8Array.of(50)), 50); // Content-Format is a uint
+ * assert.equal(optionValueJson(11, Uint8Array.of(0x61)), "a"); // Uri-Path is a string
+ * ```
  */
 export function optionValueJson(number: number, value: Uint8Array): string | number {
   switch (optionInfo(number)?.format) {
@@ -25,7 +31,12 @@ export function optionValueJson(number: number, value: Uint8Array): string | num
 /**
  * An option value for people: quoted text, numbers with their meaning
  * (Content-Format names, Block NUM/M/size), 0x-hex for opaque bytes.
- * @example describeOptionValue(23, Uint8Array.of(0x2e)) // "NUM 2, M 1, SZX 6 (1024 bytes)"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeOptionValue } from "./describe_option.ts";
+ * assert.equal(describeOptionValue(23, Uint8Array.of(0x2e)), "NUM 2, M 1, SZX 6 (1024 bytes)"); // Block2
+ * ```
  */
 export function describeOptionValue(number: number, value: Uint8Array): string {
   const json = optionValueJson(number, value);

@@ -3,7 +3,13 @@
 /**
  * Parses hex ("44 01 12 34", "0x4401…", with spaces or colons) into bytes.
  * Throws a SyntaxError naming the problem.
- * @example hexToBytes("4401") // Uint8Array [0x44, 0x01]
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hexToBytes } from "./hex.ts";
+ * assert.deepEqual(hexToBytes("44 01"), Uint8Array.of(0x44, 0x01));
+ * assert.throws(() => hexToBytes("4g"), SyntaxError);
+ * ```
  */
 export function hexToBytes(text: string): Uint8Array {
   const clean = text.replace(/^0x/i, "").replace(/[\s:]/g, "");
@@ -17,7 +23,13 @@ export function hexToBytes(text: string): Uint8Array {
 
 /**
  * Bytes as lowercase hex, optionally separated.
- * @example bytesToHex(Uint8Array.of(0xab, 0xcd)) // "abcd"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesToHex } from "./hex.ts";
+ * assert.equal(bytesToHex(Uint8Array.of(0xab, 0xcd)), "abcd");
+ * assert.equal(bytesToHex(Uint8Array.of(0xab, 0xcd), " "), "ab cd");
+ * ```
  */
 export function bytesToHex(bytes: Uint8Array, separator = ""): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(separator);

@@ -23,7 +23,19 @@ export interface UdpDatagram {
 
 /**
  * The IPv4 or IPv6 packet (IP header, UDP header, payload) carrying one datagram, both checksums computed.
- * @example udpPacket({ source: { hostname: "127.0.0.1", port: 40000 }, destination, payload })
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hexToBytes } from "./hex.ts";
+ * import { internetChecksum, udpPacket } from "./ip_udp.ts";
+ * const packet = udpPacket({
+ *   source: { hostname: "127.0.0.1", port: 40000 },
+ *   destination: { hostname: "127.0.0.1", port: 5683 },
+ *   payload: hexToBytes("40011234"),
+ * });
+ * assert.equal(packet.length, 20 + 8 + 4); // IPv4 header, UDP header, the CoAP message
+ * assert.equal(internetChecksum(packet.subarray(0, 20)), 0); // the header's checksum is right
+ * ```
  */
 export function udpPacket({ source, destination, payload, ipId = 0 }: UdpDatagram): Uint8Array {
   const sourceIp = parseIp(source.hostname);
@@ -79,7 +91,13 @@ export function udpPacket({ source, destination, payload, ipId = 0 }: UdpDatagra
 
 /**
  * An IPv4 ("192.0.2.1") or IPv6 ("2001:db8::1", "::ffff:192.0.2.1", "fe80::1%eth0") address as 4 or 16 bytes.
- * @example parseIp("::1") // 15 zero bytes and a 1
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIp } from "./ip_udp.ts";
+ * assert.deepEqual(parseIp("192.0.2.1"), Uint8Array.of(192, 0, 2, 1));
+ * assert.deepEqual(parseIp("::1"), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+ * ```
  */
 export function parseIp(text: string): Uint8Array {
   const address = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
@@ -131,7 +149,16 @@ export function formatIp(ip: Uint8Array): string {
 /**
  * The Internet checksum (RFC 1071) over the concatenation of `parts`: the ones'
  * complement of the ones'-complement sum of 16-bit big-endian words.
- * @example internetChecksum(ipv4Header) // 0 when the header's checksum field is already correct
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { internetChecksum } from "./ip_udp.ts";
+ * // RFC 1071 §3's example: the words sum to 0xddf2, whose complement is the checksum.
+ * assert.equal(
+ *   internetChecksum(Uint8Array.of(0x00, 0x01, 0xf2, 0x03), Uint8Array.of(0xf4, 0xf5, 0xf6, 0xf7)),
+ *   0x220d,
+ * );
+ * ```
  */
 export function internetChecksum(...parts: Uint8Array[]): number {
   let sum = 0;

@@ -8,7 +8,15 @@ export interface Link {
 
 /**
  * Parses a link-format document; commas and semicolons inside quoted values are kept.
- * @example parseLinkFormat('</led>;rt="light";obs')[0] // { href: "/led", attributes: { rt: "light", obs: true } }
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseLinkFormat } from "./link_format.ts";
+ * assert.deepEqual(parseLinkFormat('</led>;rt="light";obs,</config>'), [
+ *   { href: "/led", attributes: { rt: "light", obs: true } },
+ *   { href: "/config", attributes: {} },
+ * ]);
+ * ```
  */
 export function parseLinkFormat(text: string): Link[] {
   const links: Link[] = [];

@@ -21,7 +21,15 @@ export interface MessageJson {
 
 /**
  * A message as plain JSON data.
- * @example messageToJson(decode(bytes)).codeName // "GET"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decode } from "../mod.ts";
+ * import { hexToBytes } from "./hex.ts";
+ * import { messageToJson } from "./message_json.ts";
+ * const json = messageToJson(decode(hexToBytes("40011234")));
+ * assert.deepEqual([json.type, json.code, json.codeName, json.messageId], ["CON", "0.01", "GET", 0x1234]);
+ * ```
  */
 export function messageToJson(message: Message): MessageJson {
   const json: MessageJson = {

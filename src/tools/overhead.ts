@@ -34,7 +34,12 @@ export interface Packet {
 
 /**
  * The CoAP exchange: a CON request and the ACK that carries the response (piggybacked, RFC 7252 §5.2.1).
- * @example coapPackets(20, 14).length // 2
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { coapPackets } from "./overhead.ts";
+ * assert.deepEqual(coapPackets(20, 14).map((packet) => packet.from), ["client", "server"]);
+ * ```
  */
 export function coapPackets(requestBytes: number, responseBytes: number): Packet[] {
   return [
@@ -52,7 +57,14 @@ export function coapPackets(requestBytes: number, responseBytes: number): Packet
  * A one-shot HTTP exchange on a fresh TCP connection, as 11 segments: 3-way handshake; the request and a
  * pure ACK for it; the response and a pure ACK for it; the client closes first, and each FIN is acknowledged
  * on its own (FIN, ACK, FIN, ACK). No ACK is piggybacked on data and no FIN on the response.
- * @example tcpPackets(45, 68).length // 11
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tcpPackets } from "./overhead.ts";
+ * const packets = tcpPackets(45, 68);
+ * assert.equal(packets.length, 11);
+ * assert.equal(packets.filter((packet) => packet.data).length, 2); // the request and the response
+ * ```
  */
 export function tcpPackets(requestBytes: number, responseBytes: number): Packet[] {
   return [
@@ -107,7 +119,19 @@ export const LAYERS = ["application", "transport", "ip", "exchange", "link"] as 
 
 /**
  * Adds each layer's headers to a packet list and splits the bytes into sent and received by the device.
- * @example layerBytes(coapPackets(20, 14), { transportBytes: 8, ipBytes: 20, frameBytes: 0, device: "server" }).ip
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { coapPackets, layerBytes } from "./overhead.ts";
+ * const layers = layerBytes(coapPackets(20, 14), {
+ *   transportBytes: 8,
+ *   ipBytes: 20,
+ *   frameBytes: 0,
+ *   device: "server",
+ * });
+ * assert.deepEqual(layers.application, { sent: 14, received: 20 });
+ * assert.deepEqual(layers.ip, { sent: 14 + 28, received: 20 + 28 }); // + UDP and IPv4 headers
+ * ```
  */
 export function layerBytes(packets: readonly Packet[], model: HeaderModel): LayerBytes {
   const sum = (perPacket: (packet: Packet) => number): DeviceBytes => {
@@ -156,7 +180,20 @@ export interface EnergyFigures {
 
 /**
  * Airtime, charge per reading and per day, and battery life for one exchange's bytes.
- * @example energy({ sent: 24, received: 0 }, { bitrate: 250000, txCurrentMa: 20, intervalS: 60, batteryMah: 225, sleepCurrentUa: 0 }).airtimeMs // 0.768
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { energy } from "./overhead.ts";
+ * const figures = energy({ sent: 24, received: 0 }, {
+ *   bitrate: 250_000,
+ *   txCurrentMa: 20,
+ *   intervalS: 60,
+ *   batteryMah: 225,
+ *   sleepCurrentUa: 0,
+ * });
+ * assert.equal(figures.airtimeMs, 0.768); // 24 bytes × 8 bits at 250 kbit/s
+ * assert.equal(figures.readingsPerDay, 1440);
+ * ```
  */
 export function energy(bytes: DeviceBytes, model: EnergyModel): EnergyFigures {
   const msPerByte = 8 / model.bitrate * 1000;

@@ -40,7 +40,14 @@ export interface CoapExchange {
 
 /**
  * A CON GET and the ACK carrying 2.05 Content, text/plain (Content-Format 0, which encodes as an empty uint).
- * @example coapExchange({ uri: "coap://192.0.2.1/temperature", payload: "22.5", tokenLength: 4 }).requestBytes.length // 20
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { coapExchange } from "./overhead_messages.ts";
+ * const exchange = coapExchange({ uri: "coap://192.0.2.1/temperature", payload: "22.5", tokenLength: 4 });
+ * assert.equal(exchange.requestBytes.length, 20); // header 4, token 4, Uri-Path 1 + 11
+ * assert.equal(exchange.responseBytes.length, 14); // header 4, token 4, Content-Format 1, 0xff, 4
+ * ```
  */
 export function coapExchange(init: ExchangeInit): CoapExchange {
   const { options } = parseCoapUri(init.uri);
@@ -75,7 +82,14 @@ export interface HttpExchange {
 /**
  * The minimal HTTP/1.1 equivalent: request line and Host; status line, Content-Type, Content-Length and
  * the body. Nothing else (no Connection: close, no User-Agent, no Date, no charset).
- * @example httpExchange({ uri: "coap://192.0.2.1/temperature", payload: "22.5", tokenLength: 4 }).requestBytes // 46
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { httpExchange } from "./overhead_messages.ts";
+ * const exchange = httpExchange({ uri: "coap://192.0.2.1/temperature", payload: "22.5" });
+ * assert.equal(exchange.request, "GET /temperature HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n");
+ * assert.deepEqual([exchange.requestBytes, exchange.responseBytes], [46, 68]);
+ * ```
  */
 export function httpExchange(init: Pick<ExchangeInit, "uri" | "payload">): HttpExchange {
   const url = new URL(init.uri);

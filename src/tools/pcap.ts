@@ -22,7 +22,14 @@ const RECORD_HEADER = 16;
 
 /**
  * The 24-byte global header of a pcap file (little-endian, microsecond timestamps, LINKTYPE_RAW).
- * @example Deno.writeFileSync("capture.pcap", pcapFileHeader());
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pcapFileHeader } from "./pcap.ts";
+ * const header = pcapFileHeader();
+ * assert.equal(header.length, 24);
+ * assert.equal(new DataView(header.buffer).getUint32(0, true), 0xa1b2c3d4); // microsecond timestamps
+ * ```
  */
 export function pcapFileHeader(): Uint8Array {
   const header = new Uint8Array(24);
@@ -44,7 +51,19 @@ export interface CapturedDatagram extends UdpDatagram {
 
 /**
  * One pcap record: record header, IP header, UDP header, payload.
- * @example pcapRecord({ time: Date.now(), source: a, destination: b, payload: bytes })
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hexToBytes } from "./hex.ts";
+ * import { pcapRecord } from "./pcap.ts";
+ * const record = pcapRecord({
+ *   time: Date.now(),
+ *   source: { hostname: "127.0.0.1", port: 40000 },
+ *   destination: { hostname: "127.0.0.1", port: 5683 },
+ *   payload: hexToBytes("40011234"),
+ * });
+ * assert.equal(record.length, 16 + 20 + 8 + 4); // record header, IPv4, UDP, the CoAP message
+ * ```
  */
 export function pcapRecord(datagram: CapturedDatagram): Uint8Array {
   const packet = udpPacket(datagram);
@@ -65,9 +84,25 @@ export function pcapRecord(datagram: CapturedDatagram): Uint8Array {
  * peer is on loopback, since that is the source the kernel used (for other
  * peers the real source address is not known to a socket bound to the wildcard).
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * import { PcapCapture, pcapFileHeader } from "./pcap.ts";
  * const capture = new PcapCapture();
- * file.writeSync(pcapFileHeader());
- * endpointOptions.onTrace = (event) => file.writeSync(capture.record(event, performance.timeOrigin + event.at));
+ * const file: Uint8Array[] = [pcapFileHeader()];
+ * const server = new CoapServer(new Site().add("temperature", { get: () => "22.5" }), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const client = new CoapClient({
+ *   // The real clock counts from performance.timeOrigin; a pcap wants wall-clock time.
+ *   onTrace: (event) => file.push(capture.record(event, performance.timeOrigin + event.at)),
+ * });
+ * await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * client.close();
+ * server.close();
+ * assert.equal(file.length, 3); // the file header, the request, the response
+ * ```
  */
 export class PcapCapture {
   #ipId = 0;

@@ -44,9 +44,23 @@ export interface DiagramOptions {
  * Draws traced datagrams as rows of a sequence diagram. Keeps the time of the
  * first event and what TraceNotes needs, so rows must come in order.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * import { SequenceDiagram } from "./sequence_diagram.ts";
  * const diagram = new SequenceDiagram({ left: "client", right: "server", local: "left" });
- * console.error(diagram.header());
- * endpointOptions.onTrace = (event) => console.error(diagram.row(event));
+ * const lines = [diagram.header()];
+ * const server = new CoapServer(new Site().add("temperature", { get: () => "22.5" }), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
+ * const client = new CoapClient({ onTrace: (event) => lines.push(diagram.row(event)) });
+ * await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * client.close();
+ * server.close();
+ * assert.match(lines[1], /CON 0\.01 GET/);
+ * assert.match(lines[2], /ACK 2\.05 Content/);
+ * ```
  */
 export class SequenceDiagram {
   readonly #options: DiagramOptions;

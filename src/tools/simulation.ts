@@ -76,7 +76,21 @@ export interface SimulationResult {
 /**
  * Runs an Observe timeline to its end in virtual time.
  * @example
- * const { events, summary } = await simulateObserve({ interval: 2000, count: 10, conEvery: 5, loss: 0.2, seed: 1 });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { simulateObserve } from "./simulation.ts";
+ * const { events, summary } = await simulateObserve({
+ *   interval: 2000,
+ *   count: 10,
+ *   conEvery: 5,
+ *   loss: 0.2,
+ *   seed: 2,
+ * });
+ * assert.ok(summary.registered); // the same seed gives the same timeline (seed 1 loses the registration)
+ * assert.equal(summary.sent, 10);
+ * assert.equal(summary.delivered + summary.lost, summary.sent);
+ * assert.equal(events.length, summary.datagrams);
+ * ```
  */
 export async function simulateObserve(options: ObserveSimulation): Promise<SimulationResult> {
   const clock = new VirtualClock();

@@ -26,7 +26,24 @@ export type TraceJson = Partial<MessageJson> & {
 
 /**
  * The JSON object of one trace event, timed from `start` (ms, the first event's `at`).
- * @example JSON.stringify(traceToJson(event, start, notes.annotate(event)))
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decode, type TraceEvent } from "../mod.ts";
+ * import { hexToBytes } from "./hex.ts";
+ * import { traceToJson } from "./trace_json.ts";
+ * const bytes = hexToBytes("42011a2b9f3cbb74656d7065726174757265"); // CON GET /temperature
+ * const event: TraceEvent = {
+ *   direction: "out",
+ *   at: 1000,
+ *   peer: { hostname: "127.0.0.1", port: 5683 },
+ *   local: { hostname: "0.0.0.0", port: 40000 },
+ *   bytes,
+ *   message: decode(bytes),
+ * };
+ * const json = traceToJson(event, 1000, []);
+ * assert.deepEqual([json.direction, json.time, json.peer], ["out", 0, "127.0.0.1:5683"]);
+ * ```
  */
 export function traceToJson(event: TraceEvent, start: number, notes: string[]): TraceJson {
   const json: TraceJson = {
@@ -47,7 +64,27 @@ export function traceToJson(event: TraceEvent, start: number, notes: string[]): 
 /**
  * The message with its options in the order they are on the wire. An endpoint
  * traces outgoing messages as the request layer built them, and the encoder sorts.
- * @example inWireOrder(message).options.map((o) => o.number) // ascending
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, encodeString, encodeUint, OptionNumber, Type } from "../mod.ts";
+ * import { inWireOrder } from "./trace_json.ts";
+ * const message = inWireOrder({
+ *   type: Type.CON,
+ *   code: Code.Put,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options: [
+ *     { number: OptionNumber.ContentFormat, value: encodeUint(0) },
+ *     { number: OptionNumber.UriPath, value: encodeString("led") },
+ *   ],
+ *   payload: encodeString("on"),
+ * });
+ * assert.deepEqual(message.options.map((option) => option.number), [
+ *   OptionNumber.UriPath,
+ *   OptionNumber.ContentFormat,
+ * ]);
+ * ```
  */
 export function inWireOrder(message: Message): Message {
   // Array.prototype.sort is stable: repeated options (Uri-Path segments) keep their order.

@@ -12,7 +12,26 @@ const PREVIEW = 40;
 
 /**
  * A trace event as one readable line, timed from `start` (ms).
- * @example formatTraceLine(event, 0) // "→ 127.0.0.1:5683  CON GET  MID 0x1a2b  token 9f3c1a22  Uri-Path: \"temperature\"  +0.0 ms"
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decode, type TraceEvent } from "../mod.ts";
+ * import { hexToBytes } from "./hex.ts";
+ * import { formatTraceLine } from "./trace_line.ts";
+ * const bytes = hexToBytes("44011a2b9f3c1a22bb74656d7065726174757265"); // CON GET /temperature
+ * const event: TraceEvent = {
+ *   direction: "out",
+ *   at: 1000,
+ *   peer: { hostname: "127.0.0.1", port: 5683 },
+ *   local: { hostname: "0.0.0.0", port: 40000 },
+ *   bytes,
+ *   message: decode(bytes),
+ * };
+ * assert.equal(
+ *   formatTraceLine(event, 1000),
+ *   '→ 127.0.0.1:5683  CON 0.01 GET  MID 0x1a2b  token 9f3c1a22  Uri-Path: "temperature"  +0.0 ms',
+ * );
+ * ```
  */
 export function formatTraceLine(event: TraceEvent, start: number): string {
   const arrow = event.direction === "out" ? "→" : "←";

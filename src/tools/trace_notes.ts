@@ -19,8 +19,21 @@ const LIMIT = 4096;
  * Remembers the conversation so far and annotates each new datagram. Feed it
  * every event in order; it keeps only the last few thousand Confirmables.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decode, type TraceEvent } from "../mod.ts";
+ * import { hexToBytes } from "./hex.ts";
+ * import { TraceNotes } from "./trace_notes.ts";
+ * const peer = { hostname: "127.0.0.1", port: 5683 };
+ * const local = { hostname: "0.0.0.0", port: 40000 };
+ * const trace = (direction: "in" | "out", hex: string): TraceEvent => {
+ *   const bytes = hexToBytes(hex);
+ *   return { direction, at: 0, peer, local, bytes, message: decode(bytes) };
+ * };
  * const notes = new TraceNotes();
- * notes.annotate(event) // ["empty ACK: the response follows separately"]
+ * assert.deepEqual(notes.annotate(trace("out", "42011a2b9f3cb4736c6f77")), []); // CON GET /slow
+ * assert.deepEqual(notes.annotate(trace("in", "60001a2b")), ["empty ACK: the response follows separately"]);
+ * ```
  */
 export class TraceNotes {
   /** CONs by "direction peer mid" → whether it carried a request, and its token. */

@@ -33,8 +33,22 @@ export interface LinkEvent {
 /**
  * A lossy in-memory network.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Datagram, MemoryLink, VirtualClock } from "../mod.ts";
+ * const clock = new VirtualClock();
  * const link = new MemoryLink(clock, { loss: 0.2, seed: 1 });
- * const a = link.attach({ hostname: "10.0.0.1", port: 5683 });
+ * const a = link.attach({ hostname: "192.0.2.1", port: 5683 });
+ * const b = link.attach({ hostname: "192.0.2.2", port: 5683 });
+ * const received: Datagram[] = [];
+ * b.listen((batch) => received.push(...batch));
+ * for (let i = 0; i < 100; i++) a.send([{ data: Uint8Array.of(i), address: b.local }]);
+ * await clock.advance(1); // the default delay
+ * assert.equal(received.length, link.log.filter((event) => event.fate !== "dropped").length);
+ * assert.ok(received.length < 100); // about a fifth lost
+ * a.close();
+ * b.close();
+ * ```
  */
 export class MemoryLink {
   readonly #clock: Clock;

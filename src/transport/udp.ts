@@ -21,7 +21,19 @@ export interface UdpOptions {
 
 /**
  * A UDP socket as a Transport.
- * @example const transport = udpTransport({ hostname: "127.0.0.1", port: 5683 });
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Datagram, udpTransport } from "../mod.ts";
+ * const a = udpTransport({ hostname: "127.0.0.1", port: 0 }); // 0: any free port
+ * const b = udpTransport({ hostname: "127.0.0.1", port: 0 });
+ * const received = new Promise<Datagram[]>((resolve) => b.listen(resolve));
+ * a.send([{ data: Uint8Array.of(0x40, 0x00, 0x00, 0x01), address: b.local }]); // a CoAP ping
+ * const [datagram] = await received;
+ * assert.deepEqual(datagram.address, a.local);
+ * a.close();
+ * b.close();
+ * ```
  */
 export function udpTransport(options: UdpOptions = {}): Transport {
   const conn = Deno.listenDatagram({
