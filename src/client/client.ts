@@ -80,10 +80,19 @@ interface Pending {
 /**
  * A CoAP client.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
+ * const server = new CoapServer(new Site().add("temperature", { get: () => "22.5" }), {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ * });
  * const client = new CoapClient();
- * const response = await client.get("coap://127.0.0.1/temperature");
- * console.log(response.codeString, response.text());
+ * const response = await client.get(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * assert.equal(`${response.codeString} ${response.text()}`, "2.05 22.5");
  * client.close();
+ * server.close();
+ * ```
  */
 export class CoapClient {
   readonly #options: ClientOptions;
@@ -159,8 +168,22 @@ export class CoapClient {
    * `cancel()`) to deregister. If the server does not offer an observation,
    * the iteration ends at once and `observation.response` is all there is.
    * @example
-   * const observation = await client.observe("coap://127.0.0.1/temperature");
-   * for await (const notification of observation) console.log(notification.text());
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CoapClient, CoapServer, observable, Site } from "../mod.ts";
+   * const temperature = observable({ get: () => "22.5" });
+   * const server = new CoapServer(new Site().add("temperature", temperature), { hostname: "127.0.0.1", port: 0 });
+   * const client = new CoapClient();
+   * const observation = await client.observe(`coap://127.0.0.1:${server.address.port}/temperature`);
+   * assert.equal(observation.response.text(), "22.5");
+   * temperature.changed();
+   * for await (const notification of observation) {
+   *   assert.equal(notification.text(), "22.5");
+   *   break;
+   * }
+   * client.close();
+   * server.close();
+   * ```
    */
   async observe(
     uri: string | URL,

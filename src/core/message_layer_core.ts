@@ -46,13 +46,19 @@ export function coreTime(ms: number): number {
 /**
  * The message layer's tables and decisions for one endpoint.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ACTION_DUPLICATE, ACTION_REQUEST } from "../../core-as/layout.ts";
  * import { MessageLayerCore } from "./message_layer_core.ts";
  * const core = new MessageLayerCore(
  *   { peers: 4, safeWindow: 2, recentNons: 2, strictEntries: 8, strictPerPeer: 4, retransmitSlots: 4 },
  *   { exchangeLifetime: 247_000, nonLifetime: 145_000, seed: 1 },
  * );
- * const peer = core.peerFor({ hostname: "127.0.0.1", port: 5683 }, 0);
- * console.log(peer >= 0, core.allocateMessageId(peer, 0) >= 0); // true true
+ * const from = { hostname: "127.0.0.1", port: 40000 };
+ * const post = Uint8Array.of(0x40, 0x02, 0x12, 0x34); // CON POST, Message ID 0x1234
+ * assert.equal(core.receive(post, from, 0), ACTION_REQUEST);
+ * assert.equal(core.receive(post, from, 1000), ACTION_DUPLICATE);
+ * ```
  */
 export class MessageLayerCore {
   readonly #core: CoreViews;

@@ -69,13 +69,22 @@ const EMPTY = new Uint8Array(0);
 /**
  * One CoAP endpoint on one transport.
  * @example
- * import { Endpoint, MemoryLink, VirtualClock } from "../mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, Endpoint, MemoryLink, VirtualClock } from "../mod.ts";
  * const clock = new VirtualClock();
  * const link = new MemoryLink(clock);
- * const endpoint = new Endpoint(link.attach({ hostname: "10.0.0.1", port: 5683 }), { clock });
- * const peer = endpoint.peer({ hostname: "10.0.0.2", port: 5683 });
- * endpoint.sendNonConfirmable({ code: 1, token: new Uint8Array(), options: [], payload: new Uint8Array() }, peer);
- * endpoint.close();
+ * const client = new Endpoint(link.attach({ hostname: "10.0.0.1", port: 40000 }), { clock });
+ * const server = new Endpoint(link.attach({ hostname: "10.0.0.2", port: 5683 }), { clock });
+ * server.onRequest = (inbound) => server.respond(inbound, { ...inbound.message, code: Code.Content });
+ * const empty = new Uint8Array();
+ * const get = { code: Code.Get, token: Uint8Array.of(1), options: [], payload: empty };
+ * const ack = client.sendConfirmable(get, client.peer({ hostname: "10.0.0.2", port: 5683 }));
+ * await clock.advance(10);
+ * assert.equal((await ack).code, Code.Content); // piggybacked in the ACK
+ * client.close();
+ * server.close();
+ * ```
  */
 export class Endpoint {
   /** The parameters in force. */

@@ -76,9 +76,17 @@ function splitFilter(filter: string): [string, string | undefined] {
 /**
  * /.well-known/core as an ordinary resource: GET lists `site`, filtered by the first Uri-Query.
  * @example
- * import { discoveryResource, Site } from "../mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapRequest, decode, discoveryResource, Site } from "../mod.ts";
  * const site = new Site().add("temperature", { get: () => "22.5", rt: "temperature" });
- * const discovery = discoveryResource(site);
+ * const get = decode(Uint8Array.of(0x40, 0x01, 0, 1));
+ * const request = new CoapRequest(get, { hostname: "127.0.0.1", port: 5683 }, [".well-known", "core"], []);
+ * assert.deepEqual(discoveryResource(site).get!(request), {
+ *   payload: '</temperature>;rt="temperature"',
+ *   contentFormat: 40,
+ * });
+ * ```
  */
 export function discoveryResource(site: Site): Resource {
   return {

@@ -25,11 +25,23 @@ const LISTENERS = Symbol("observe listeners");
 /**
  * Makes a resource observable. Call `changed()` whenever its state changes.
  * @example
- * import { observable } from "../mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, observable, Site } from "../mod.ts";
  * let reading = 22.5;
  * const temperature = observable({ get: () => reading.toFixed(1) });
- * reading += 0.1;
+ * const server = new CoapServer(new Site().add("temperature", temperature), { hostname: "127.0.0.1", port: 0 });
+ * const client = new CoapClient();
+ * const observation = await client.observe(`coap://127.0.0.1:${server.address.port}/temperature`);
+ * reading = 23.0;
  * temperature.changed();
+ * for await (const notification of observation) {
+ *   assert.equal(notification.text(), "23.0");
+ *   break; // leaving the loop deregisters
+ * }
+ * client.close();
+ * server.close();
+ * ```
  */
 export function observable<R extends Resource>(
   resource: R,

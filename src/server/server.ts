@@ -103,8 +103,16 @@ export interface ServerOptions extends EndpointOptions {
 /**
  * Serves a site.
  * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CoapClient, CoapServer, Site } from "../mod.ts";
  * const site = new Site().add("temperature", { get: () => "22.5" });
- * const server = new CoapServer(site, { port: 5683 });
+ * const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+ * const client = new CoapClient();
+ * assert.equal((await client.get(`coap://127.0.0.1:${server.address.port}/temperature`)).text(), "22.5");
+ * client.close();
+ * server.close();
+ * ```
  */
 export class CoapServer {
   /** The endpoint the server answers on. */
