@@ -13,7 +13,10 @@ const server = new CoapServer(new Site().add("count", { post: () => "ok" }), { e
 const path = { number: OptionNumber.UriPath, value: new TextEncoder().encode("count") };
 const empty = new Uint8Array(0);
 // Warm up, so the code and the tables are in place before measuring.
-wire.inject({ hostname: "10.9.9.9", port: 1 }, encode({ type: Type.CON, code: Code.Post, messageId: 1, token: empty, options: [path], payload: empty }));
+wire.inject(
+  { hostname: "10.9.9.9", port: 1 },
+  encode({ type: Type.CON, code: Code.Post, messageId: 1, token: empty, options: [path], payload: empty }),
+);
 wire.sent.length = 0;
 const used = () => {
   gc();
@@ -24,7 +27,10 @@ const before = used();
 const garbage: Uint8Array[] = [];
 for (let i = 0; i < 5000; i++) {
   const from = { hostname: `10.0.${i >> 8}.${i & 255}`, port: 40000 };
-  wire.inject(from, encode({ type: Type.CON, code: Code.Post, messageId: i, token: empty, options: [path], payload: empty }));
+  wire.inject(
+    from,
+    encode({ type: Type.CON, code: Code.Post, messageId: i, token: empty, options: [path], payload: empty }),
+  );
   // Other short-lived carvings between replies: a reply carved from the same slab would pin it.
   garbage.push(allocateBytes(2000 > 1024 ? 1000 : 2000));
   if (garbage.length > 10) garbage.shift();

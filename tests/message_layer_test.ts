@@ -63,7 +63,10 @@ function countingServer(limits: Partial<MessageLayerSizes> = {}) {
   return { clock, wire, server, endpoint, runsOf, runs };
 }
 
-const address = (i: number): Address => ({ hostname: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 40000 });
+const address = (i: number): Address => ({
+  hostname: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+  port: 40000,
+});
 
 Deno.test("a full strict dedup table answers new POSTs 5.03 with Max-Age and never runs them; duplicates still get their reply", async () => {
   const { clock, wire, server, runsOf, runs } = countingServer({ strictEntries: 64, strictPerPeer: 16 });
@@ -86,7 +89,9 @@ Deno.test("a full strict dedup table answers new POSTs 5.03 with Max-Age and nev
   assert.equal(wire.sent.at(-1)!.message.code, Code.Created === undefined ? Code.Changed : Code.Changed);
   assert.equal(runsOf(3), 1);
   // Other peers fill the pool (64 entries): then even a newcomer's POST is refused.
-  for (let p = 2; p <= 4; p++) for (let i = 0; i < 16; i++) wire.inject(address(p), request(Type.CON, Code.Post, i, p * 100 + i));
+  for (let p = 2; p <= 4; p++) {
+    for (let i = 0; i < 16; i++) wire.inject(address(p), request(Type.CON, Code.Post, i, p * 100 + i));
+  }
   wire.inject(address(5), request(Type.CON, Code.Post, 1, 555));
   assert.equal(wire.sent.at(-1)!.message.code, Code.ServiceUnavailable);
   assert.equal(runsOf(555), 0);
@@ -180,7 +185,10 @@ Deno.test("Message IDs: per peer, in sequence, never one still in flight to that
     assert.notEqual(messageId, inFlight);
     assert.notEqual(messageId, nonSent);
     const skipped = (messageId - previous + 0x10000) & 0xffff;
-    assert.ok(skipped === 1 || skipped === 2 || skipped === 3, `jumped ${skipped} from ${previous} to ${messageId}`);
+    assert.ok(
+      skipped === 1 || skipped === 2 || skipped === 3,
+      `jumped ${skipped} from ${previous} to ${messageId}`,
+    );
     previous = messageId;
     seen.add(messageId);
   }
@@ -196,10 +204,14 @@ Deno.test("an RST to a recent NON reaches its sender's callback; one to an unkno
   const endpoint = new Endpoint(wire.transport, { clock, seed: 3 });
   const peer = endpoint.peer(address(1));
   let resets = 0;
-  endpoint.sendNonConfirmable({ code: Code.Content, token: tokenOf(1), options: [], payload: empty }, peer, () =>
-    resets++);
+  endpoint.sendNonConfirmable(
+    { code: Code.Content, token: tokenOf(1), options: [], payload: empty },
+    peer,
+    () => resets++,
+  );
   const { messageId } = wire.sent[0].message;
-  const rst = (id: number) => encode({ type: Type.RST, code: 0, messageId: id, token: empty, options: [], payload: empty });
+  const rst = (id: number) =>
+    encode({ type: Type.RST, code: 0, messageId: id, token: empty, options: [], payload: empty });
   wire.inject(address(1), rst((messageId + 1) & 0xffff));
   assert.equal(resets, 0);
   wire.inject(address(1), rst(messageId));

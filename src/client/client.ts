@@ -144,13 +144,19 @@ export class CoapClient {
     const payload = typeof options.payload === "string"
       ? encodeString(options.payload)
       : options.payload ?? EMPTY;
+    const uploading = payload.length > blockSize(szx);
+    // RFC 9175: a Request-Tag keeps this body apart from any other the client sends the same resource; the
+    // Block2 continuations of the answer repeat it, as they repeat the other options (RFC 7959 §2.7).
     const message: Outgoing = {
       code: METHOD_CODES[options.method ?? "GET"],
       token: this.#newToken(peer),
       options: [...target.options, ...requestOptions(options)],
       payload,
     };
-    const response = payload.length > blockSize(szx)
+    if (uploading) {
+      message.options.push({ number: OptionNumber.RequestTag, value: this.#random(new Uint8Array(4)) });
+    }
+    const response = uploading
       ? await this.#upload(endpoint, peer, message, szx, options)
       // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller chose one.
       : await this.#exchange(
@@ -159,7 +165,7 @@ export class CoapClient {
         options.blockSize === undefined ? message : withBlock2(message, 0, szx),
         options,
       );
-    return await this.#completeBlock2(endpoint, peer, message, response, options);
+    return await this.#completeBlock2(endpoint, peer, continuation(message, uploading), response, options);
   }
 
   /**
@@ -207,7 +213,7 @@ export class CoapClient {
     // deno-lint-ignore prefer-const
     let observation: Observation | undefined;
     const complete = (response: CoapResponse) =>
-      this.#completeBlock2(endpoint, peer, register, response, options);
+      this.#completeBlock2(endpoint, peer, continuation(register, false), response, options);
     const first = await complete(
       await this.#exchange(endpoint, peer, register, options, (notification) => {
         // RFC 7959 §2.6: a notification larger than a block is completed with plain block-wise GETs.
@@ -238,15 +244,13 @@ export class CoapClient {
     options: RequestOptions,
   ): Promise<CoapResponse> {
     const body = message.payload;
-    // RFC 9175: a Request-Tag keeps this body apart from any other the client sends the same resource.
-    const tag = { number: OptionNumber.RequestTag, value: this.#random(new Uint8Array(4)) };
     let offset = 0;
     while (true) {
       const size = blockSize(szx);
       const num = offset / size;
       const end = Math.min(offset + size, body.length);
       const more = end < body.length;
-      const blockOptions: CoapOption[] = [tag, {
+      const blockOptions: CoapOption[] = [{
         number: OptionNumber.Block1,
         value: encodeBlock({ num, more, szx }),
       }];
@@ -267,12 +271,13 @@ export class CoapClient {
 
   /**
    * RFC 7959 §2.4: fetches the remaining Block2 blocks of a response and
-   * returns it whole, restarting if the ETag changes mid-way.
+   * returns it whole; if the ETag changes mid-way, it starts over when the
+   * request can be repeated, and fails when it cannot.
    */
   async #completeBlock2(
     endpoint: Endpoint,
     peer: Peer,
-    request: Outgoing,
+    { follow, restartable }: Continuation,
     first: CoapResponse,
     options: RequestOptions,
   ): Promise<CoapResponse> {
@@ -286,15 +291,6 @@ export class CoapClient {
       const parts = [response.payload];
       let block = start;
       let changed = false;
-      // Later blocks are plain GETs: no Observe, no body (RFC 7959 §2.4, RFC 7641 §2).
-      const follow = {
-        ...request,
-        code: request.code === Code.Fetch ? Code.Fetch : Code.Get,
-        payload: EMPTY,
-      };
-      follow.options = follow.options.filter((o) =>
-        o.number !== OptionNumber.Observe && o.number !== OptionNumber.Block1
-      );
       while (block.more) {
         const next = await this.#exchange(
           endpoint,
@@ -318,6 +314,10 @@ export class CoapClient {
           options: response.message.options.filter((o) => o.number !== OptionNumber.Block2),
           payload: whole,
         }, response.peer);
+      }
+      if (!restartable) {
+        // RFC 7959 §2.7: a PUT's or POST's answer is one atomic transfer; asking anew would redo the request.
+        throw new Error(`the response from ${peer.key} changed (new ETag) during its block-wise transfer`);
       }
       // The representation changed under us: start over from block 0.
       response = await this.#exchange(
@@ -443,6 +443,32 @@ function blockSzx(size: number | undefined): number {
     throw new RangeError(`block size ${size} is not 16, 32, … 1024`);
   }
   return szx;
+}
+
+/** What fetches the later blocks of a response, for #completeBlock2. */
+interface Continuation {
+  /** The request for every later block, but for its token and Block2. */
+  readonly follow: Outgoing;
+  /** Whether `follow` with Block2 NUM 0 is the whole request again, so a changed answer can be refetched. */
+  readonly restartable: boolean;
+}
+
+/**
+ * The request for the later Block2 blocks of `request`'s response: the same method and options (RFC 7959
+ * §2.4) but no Observe (§2.6), and neither the body nor Block1 and Size1 (§2.7) — except that a FETCH sent
+ * whole keeps its payload, which selects what it gets (RFC 8132 §2.3.2).
+ */
+function continuation(request: Outgoing, uploaded: boolean): Continuation {
+  const keepsPayload = request.code === Code.Fetch && !uploaded;
+  const dropped = new Set<number>([OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1]);
+  return {
+    follow: {
+      ...request,
+      options: request.options.filter((o) => !dropped.has(o.number)),
+      payload: keepsPayload ? request.payload : EMPTY,
+    },
+    restartable: request.code === Code.Get || keepsPayload,
+  };
 }
 
 function withBlock2(message: Outgoing, num: number, szx: number): Outgoing {

@@ -16,6 +16,7 @@ import {
   type Inbound,
   type MessageLayerSizes,
   type Outgoing,
+  type Peer,
 } from "../endpoint/endpoint.ts";
 import { udpTransport } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
@@ -25,6 +26,7 @@ import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource, type ResponseInit } from "./resource.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
+import { Block2Renderings } from "./block2_renderings.ts";
 import { exchangeLifetime } from "../endpoint/params.ts";
 import type { Site } from "./site.ts";
 
@@ -54,6 +56,8 @@ export const SERVER_LIMITS: Readonly<Partial<MessageLayerSizes>> = {
 // Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
 const EMPTY = new Uint8Array(0);
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
+const DEFAULT_MAX_BLOCK2_RENDERINGS = 1000;
+const DEFAULT_MAX_BLOCK2_RENDERING_BYTES = 16 * 1024 * 1024;
 
 const DEFAULT_CODES: Record<number, number> = {
   [Code.Get]: Code.Content,
@@ -96,6 +100,19 @@ export interface ServerOptions extends EndpointOptions {
   endpoint?: Endpoint;
   /** Largest request body reassembled from Block1 blocks (bytes, default 2 MiB); beyond it, 4.13. */
   maxBodySize?: number;
+  /**
+   * Responses to PUT, POST, FETCH (any method but GET) larger than a block are rendered once and kept for
+   * their Block2 continuations (RFC 7959 §2.7): at most this many transfers at once (default 1,000); beyond
+   * it the least recently used is dropped, and its next continuation gets 4.08.
+   */
+  maxBlock2Renderings?: number;
+  /**
+   * Bytes of those kept responses, payloads and option values (default 16 MiB); beyond it the least recently
+   * used are dropped. A response larger than this on its own is answered with 5.00.
+   */
+  maxBlock2RenderingBytes?: number;
+  /** Ms a kept response stays after its last block was served (default EXCHANGE_LIFETIME, RFC 7959 §2.4). */
+  block2RenderingLifetime?: number;
   /** Observer limits (RFC 7641 §4.1); beyond them a GET with Observe gets a plain response. */
   observeLimits?: Partial<ObserveLimits>;
 }
@@ -124,6 +141,7 @@ export class CoapServer {
   readonly #observers: ObserveRegistry;
   readonly #blockwise: Blockwise;
   readonly #discovery: Resource;
+  readonly #renderings: Block2Renderings;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
@@ -148,6 +166,11 @@ export class CoapServer {
       options.maxBodySize ?? DEFAULT_MAX_BODY,
       exchangeLifetime(this.endpoint.parameters),
     );
+    this.#renderings = new Block2Renderings(this.#blockwise, {
+      maxTransfers: options.maxBlock2Renderings ?? DEFAULT_MAX_BLOCK2_RENDERINGS,
+      maxBytes: options.maxBlock2RenderingBytes ?? DEFAULT_MAX_BLOCK2_RENDERING_BYTES,
+      lifetime: options.block2RenderingLifetime ?? exchangeLifetime(this.endpoint.parameters),
+    });
     this.#observers = new ObserveRegistry(
       this.endpoint,
       (request) => Promise.resolve(this.#renderBlock(request, this.#find(request.path))),
@@ -211,6 +234,8 @@ export class CoapServer {
       return this.#answer(inbound, response, started, false);
     }
     const received = new CoapRequest(message, inbound.peer.address, path, query);
+    const continued = this.#renderings.continuation(inbound.peer, received, started);
+    if (continued !== undefined) return this.#answer(inbound, continued, started, false);
     const upload = this.#blockwise.receive(inbound.peer, received, started);
     if ("answer" in upload) return this.#answer(inbound, upload.answer, started, false);
     // With Block1 the handler sees the whole body, and the final response acknowledges the last block.
@@ -224,7 +249,7 @@ export class CoapServer {
       };
     const resource = this.#find(path);
     let separate = false;
-    const rendered = this.#renderBlock(request, resource);
+    const rendered = this.#renderBlock(request, resource, inbound.peer);
     if (rendered instanceof Promise) {
       // The answer may go out as a separate CON later: the peer's entry (its Message IDs) must stay.
       this.endpoint.hold(inbound.peer);
@@ -248,12 +273,21 @@ export class CoapServer {
     }
   }
 
-  /** The handler's response, cut to the Block2 block the request asks for (or the first, when too large). */
-  #renderBlock(request: CoapRequest, resource: Resource | undefined): Outgoing | Promise<Outgoing> {
+  /**
+   * The handler's response, cut to the Block2 block the request asks for (or the first, when too large);
+   * with the `peer` of a request, a non-GET response is kept for its continuations.
+   */
+  #renderBlock(
+    request: CoapRequest,
+    resource: Resource | undefined,
+    peer?: Peer,
+  ): Outgoing | Promise<Outgoing> {
     const rendered = this.#render(request, resource);
-    return rendered instanceof Promise
-      ? rendered.then((response) => this.#blockwise.slice(request, response))
-      : this.#blockwise.slice(request, rendered);
+    const cut = (response: Outgoing) =>
+      peer === undefined
+        ? this.#blockwise.slice(request, response)
+        : this.#renderings.first(peer, request, response, this.endpoint.clock.now());
+    return rendered instanceof Promise ? rendered.then(cut) : cut(rendered);
   }
 
   /** A GET's response, after the Observe option has registered or deregistered its client. */
