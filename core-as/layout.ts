@@ -78,7 +78,7 @@ export const SHARED_SIZE = ADDRESS_OFFSET + ADDRESS_CAPACITY;
 export const ACTION_IGNORE = 0;
 /** Answer with an empty RST carrying SLOT_MESSAGE_ID (a ping, a malformed or unprocessable CON). */
 export const ACTION_RESET = 1;
-/** A new request: hand it up; its answer is cached under SLOT_HANDLE. */
+/** A new request: hand it up; its answer is cached under SLOT_HANDLE (-1: not kept, the peer table is full). */
 export const ACTION_REQUEST = 2;
 /** A new CON or NON response (separate, or a notification): hand it up; SLOT_HANDLE as for requests. */
 export const ACTION_RESPONSE = 3;

@@ -91,7 +91,10 @@ export function receive(length: i32, now: u32): i32 {
   if (code == 0 || (code >= 32 && code < 64) || code >= 192) return rejectIfConfirmable(type);
   const peer = peerFindOrAdd(now, nextRandom() & 0xffff);
   if (peer < 0) {
+    // No entry to remember it by. A safe request may be processed anyway (§4.5: a duplicate would only be
+    // processed again); a response matches nothing of ours; anything else must wait for room.
     if (code >= 64) return rejectIfConfirmable(type);
+    if (isSafe(code)) return ACTION_REQUEST;
     setSlot(SLOT_RETRY_AFTER, secondsUntil(peerRoomAt(), now));
     return ACTION_BUSY;
   }

@@ -4,11 +4,12 @@
 // much memory (heap and external) the kept replies add after GC.
 import { CoapServer, Code, encode, Endpoint, OptionNumber, Site, Type, VirtualClock } from "../src/mod.ts";
 import { allocateBytes } from "../src/bytes.ts";
+import { SERVER_LIMITS } from "../src/server/server.ts";
 import { injectedTransport } from "./_injected_transport.ts";
 
 const gc = (globalThis as unknown as { gc: () => void }).gc;
 const wire = injectedTransport();
-const endpoint = new Endpoint(wire.transport, { clock: new VirtualClock(), seed: 1 });
+const endpoint = new Endpoint(wire.transport, { clock: new VirtualClock(), seed: 1, limits: SERVER_LIMITS });
 const server = new CoapServer(new Site().add("count", { post: () => "ok" }), { endpoint });
 const path = { number: OptionNumber.UriPath, value: new TextEncoder().encode("count") };
 const empty = new Uint8Array(0);
@@ -18,12 +19,16 @@ wire.inject(
   encode({ type: Type.CON, code: Code.Post, messageId: 1, token: empty, options: [path], payload: empty }),
 );
 wire.sent.length = 0;
-const used = () => {
-  gc();
+// ArrayBuffer backing stores are freed by a sweeper after GC: let it run before reading.
+const used = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const { heapUsed, external } = Deno.memoryUsage();
   return heapUsed + external;
 };
-const before = used();
+const before = await used();
 const garbage: Uint8Array[] = [];
 for (let i = 0; i < 5000; i++) {
   const from = { hostname: `10.0.${i >> 8}.${i & 255}`, port: 40000 };
@@ -32,11 +37,11 @@ for (let i = 0; i < 5000; i++) {
     encode({ type: Type.CON, code: Code.Post, messageId: i, token: empty, options: [path], payload: empty }),
   );
   // Other short-lived carvings between replies: a reply carved from the same slab would pin it.
-  garbage.push(allocateBytes(2000 > 1024 ? 1000 : 2000));
-  if (garbage.length > 10) garbage.shift();
+  for (let j = 0; j < 16; j++) garbage.push(allocateBytes(1000));
+  garbage.splice(0, garbage.length - 16);
 }
 wire.sent.length = 0;
 garbage.length = 0;
-const after = used();
+const after = await used();
 console.log(JSON.stringify({ cached: endpoint.stats.cachedReplies - 1, addedBytes: after - before }));
 server.close();

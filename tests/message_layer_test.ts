@@ -234,3 +234,51 @@ Deno.test("5,000 cached small replies add less than 5 MB (each in a buffer of it
   assert.equal(cached, 5000);
   assert.ok(addedBytes < 5 * 1024 * 1024, `5,000 replies added ${(addedBytes / 1048576).toFixed(1)} MB`);
 });
+
+Deno.test("a flood of 100,000 datagrams from 1,000 other ports cannot evict a POST's dedup entry: its retransmission gets the cached answer, the handler ran once", async () => {
+  let runs = 0;
+  const site = new Site().add("count", {
+    post: (request) => {
+      if (request.message.token[0] === 0xaa) runs++;
+      return "created";
+    },
+  });
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+  const target = { transport: "udp" as const, hostname: "127.0.0.1", port: server.address.port };
+  const victim = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const flooders = Array.from(
+    { length: 1000 },
+    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
+  );
+  try {
+    const post = encode({
+      type: Type.CON,
+      code: Code.Post,
+      messageId: 0x4242,
+      token: Uint8Array.of(0xaa, 1, 2, 3),
+      options: [{ number: OptionNumber.UriPath, value: new TextEncoder().encode("count") }],
+      payload: empty,
+    });
+    await victim.send(post, target);
+    const [first] = await victim.receive();
+    assert.equal(decode(first).code, Code.Changed);
+    // 100 POSTs from each of 1,000 ports, sent in rounds (each port's answers are drained and dropped).
+    for (let round = 0; round < 100; round++) {
+      await Promise.all(
+        flooders.map((socket, i) =>
+          socket.send(request(Type.CON, Code.Post, round, i * 100 + round), target)
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await victim.send(post, target);
+    const [again] = await victim.receive();
+    assert.deepEqual(again, first, "the retransmission gets the very same answer");
+    assert.equal(runs, 1, "the handler ran once");
+    assert.ok(server.endpoint.stats.strictEntries > 50_000, `${server.endpoint.stats.strictEntries} entries`);
+  } finally {
+    victim.close();
+    for (const socket of flooders) socket.close();
+    server.close();
+  }
+});
