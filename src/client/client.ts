@@ -7,7 +7,7 @@
 import { Code } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { blockSize, decodeBlock, encodeBlock, encodeString, encodeUint } from "../message/option_value.ts";
+import { blockSize, encodeString, encodeUint } from "../message/option_value.ts";
 import {
   Endpoint,
   type EndpointOptions,
@@ -20,7 +20,14 @@ import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
-import { bytesToHex } from "../tools/hex.ts";
+import {
+  blockSzx,
+  completeBlock2,
+  continuation,
+  type SendBlock,
+  uploadBlock1,
+  withBlock2,
+} from "./blockwise.ts";
 import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
 import { resolveCoapUri } from "./uri.ts";
@@ -156,8 +163,9 @@ export class CoapClient {
     if (uploading) {
       message.options.push({ number: OptionNumber.RequestTag, value: this.#random(new Uint8Array(4)) });
     }
+    const send = this.#blockSender(endpoint, peer, options);
     const response = uploading
-      ? await this.#upload(endpoint, peer, message, szx, options)
+      ? await uploadBlock1(send, message, szx)
       // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller chose one.
       : await this.#exchange(
         endpoint,
@@ -165,7 +173,7 @@ export class CoapClient {
         options.blockSize === undefined ? message : withBlock2(message, 0, szx),
         options,
       );
-    return await this.#completeBlock2(endpoint, peer, continuation(message, uploading), response, options);
+    return await completeBlock2(send, continuation(message, uploading), response);
   }
 
   /**
@@ -213,7 +221,7 @@ export class CoapClient {
     // deno-lint-ignore prefer-const
     let observation: Observation | undefined;
     const complete = (response: CoapResponse) =>
-      this.#completeBlock2(endpoint, peer, continuation(register, false), response, options);
+      completeBlock2(this.#blockSender(endpoint, peer, options), continuation(register, false), response);
     const first = await complete(
       await this.#exchange(endpoint, peer, register, options, (notification) => {
         // RFC 7959 §2.6: a notification larger than a block is completed with plain block-wise GETs.
@@ -235,99 +243,9 @@ export class CoapClient {
     return observation;
   }
 
-  /** RFC 7959 §2.5: sends a large body in Block1 blocks, each after the previous one's 2.31 Continue. */
-  async #upload(
-    endpoint: Endpoint,
-    peer: Peer,
-    message: Outgoing,
-    szx: number,
-    options: RequestOptions,
-  ): Promise<CoapResponse> {
-    const body = message.payload;
-    let offset = 0;
-    while (true) {
-      const size = blockSize(szx);
-      const num = offset / size;
-      const end = Math.min(offset + size, body.length);
-      const more = end < body.length;
-      const blockOptions: CoapOption[] = [{
-        number: OptionNumber.Block1,
-        value: encodeBlock({ num, more, szx }),
-      }];
-      if (num === 0) blockOptions.push({ number: OptionNumber.Size1, value: encodeUint(body.length) });
-      const response = await this.#exchange(endpoint, peer, {
-        ...message,
-        token: this.#newToken(peer),
-        options: [...message.options, ...blockOptions],
-        payload: body.subarray(offset, end),
-      }, options);
-      if (response.code !== Code.Continue || !more) return response;
-      offset = end;
-      // The server may ask for smaller blocks in its 2.31 (§2.5); the offset stays a multiple of them.
-      const asked = response.option(OptionNumber.Block1);
-      if (asked !== undefined) szx = Math.min(szx, decodeBlock(asked).szx);
-    }
-  }
-
-  /**
-   * RFC 7959 §2.4: fetches the remaining Block2 blocks of a response and
-   * returns it whole; if the ETag changes mid-way, it starts over when the
-   * request can be repeated, and fails when it cannot.
-   */
-  async #completeBlock2(
-    endpoint: Endpoint,
-    peer: Peer,
-    { follow, restartable }: Continuation,
-    first: CoapResponse,
-    options: RequestOptions,
-  ): Promise<CoapResponse> {
-    let response = first;
-    for (let restarts = 0; restarts <= MAX_BLOCK2_RESTARTS; restarts++) {
-      const option = response.option(OptionNumber.Block2);
-      if (!response.isSuccess || option === undefined) return response;
-      const start = decodeBlock(option);
-      if (!start.more && start.num === 0) return response;
-      const etag = bytesToHex(response.option(OptionNumber.ETag) ?? EMPTY);
-      const parts = [response.payload];
-      let block = start;
-      let changed = false;
-      while (block.more) {
-        const next = await this.#exchange(
-          endpoint,
-          peer,
-          withBlock2({ ...follow, token: this.#newToken(peer) }, block.num + 1, block.szx),
-          options,
-        );
-        const nextOption = next.option(OptionNumber.Block2);
-        if (!next.isSuccess || nextOption === undefined) return next;
-        if (bytesToHex(next.option(OptionNumber.ETag) ?? EMPTY) !== etag) {
-          changed = true;
-          break;
-        }
-        block = decodeBlock(nextOption);
-        parts.push(next.payload);
-      }
-      if (!changed) {
-        const whole = concat(parts);
-        return new CoapResponse({
-          ...response.message,
-          options: response.message.options.filter((o) => o.number !== OptionNumber.Block2),
-          payload: whole,
-        }, response.peer);
-      }
-      if (!restartable) {
-        // RFC 7959 §2.7: a PUT's or POST's answer is one atomic transfer; asking anew would redo the request.
-        throw new Error(`the response from ${peer.key} changed (new ETag) during its block-wise transfer`);
-      }
-      // The representation changed under us: start over from block 0.
-      response = await this.#exchange(
-        endpoint,
-        peer,
-        withBlock2({ ...follow, token: this.#newToken(peer) }, 0, start.szx),
-        options,
-      );
-    }
-    throw new Error(`the representation kept changing during a block-wise transfer from ${peer.key}`);
+  /** Sends each block of a transfer as its own exchange, with a fresh token. */
+  #blockSender(endpoint: Endpoint, peer: Peer, options: RequestOptions): SendBlock {
+    return (message) => this.#exchange(endpoint, peer, { ...message, token: this.#newToken(peer) }, options);
   }
 
   /**
@@ -432,60 +350,6 @@ export class CoapClient {
 
 const EMPTY = new Uint8Array(0);
 const OBSERVE_DEREGISTER = Uint8Array.of(1);
-const DEFAULT_BLOCK_SZX = 6;
-const MAX_BLOCK2_RESTARTS = 3;
-
-/** The size exponent for a block size of 16 … 1024 bytes (default 1024). */
-function blockSzx(size: number | undefined): number {
-  if (size === undefined) return DEFAULT_BLOCK_SZX;
-  const szx = Math.log2(size) - 4;
-  if (!Number.isInteger(szx) || szx < 0 || szx > 6) {
-    throw new RangeError(`block size ${size} is not 16, 32, … 1024`);
-  }
-  return szx;
-}
-
-/** What fetches the later blocks of a response, for #completeBlock2. */
-interface Continuation {
-  /** The request for every later block, but for its token and Block2. */
-  readonly follow: Outgoing;
-  /** Whether `follow` with Block2 NUM 0 is the whole request again, so a changed answer can be refetched. */
-  readonly restartable: boolean;
-}
-
-/**
- * The request for the later Block2 blocks of `request`'s response: the same method and options (RFC 7959
- * §2.4) but no Observe (§2.6), and neither the body nor Block1 and Size1 (§2.7) — except that a FETCH sent
- * whole keeps its payload, which selects what it gets (RFC 8132 §2.3.2).
- */
-function continuation(request: Outgoing, uploaded: boolean): Continuation {
-  const keepsPayload = request.code === Code.Fetch && !uploaded;
-  const dropped = new Set<number>([OptionNumber.Observe, OptionNumber.Block1, OptionNumber.Size1]);
-  return {
-    follow: {
-      ...request,
-      options: request.options.filter((o) => !dropped.has(o.number)),
-      payload: keepsPayload ? request.payload : EMPTY,
-    },
-    restartable: request.code === Code.Get || keepsPayload,
-  };
-}
-
-function withBlock2(message: Outgoing, num: number, szx: number): Outgoing {
-  const options = message.options.filter((o) => o.number !== OptionNumber.Block2);
-  options.push({ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) });
-  return { ...message, options };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
-}
 
 /** RFC 7641 §3.6: the same GET with Observe = 1 deregisters. */
 function deregistering(option: CoapOption): CoapOption {

@@ -4,11 +4,10 @@
  * handler is quick, as an empty ACK and a separate CON when it is not.
  * @module
  */
-import { Code, codeName, codeString, isSuccess } from "../message/code.ts";
-import { ContentFormat } from "../message/content_format.ts";
-import { type CoapOption, getOptions, uriPath } from "../message/message.ts";
-import { isCritical, OptionNumber } from "../message/option.ts";
-import { decodeString, encodeString, encodeUint, splitUriPath } from "../message/option_value.ts";
+import { Code, codeName, codeString } from "../message/code.ts";
+import { getOptions, uriPath } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import { decodeString, encodeUint } from "../message/option_value.ts";
 import { Type, typeName } from "../message/type.ts";
 import {
   Endpoint,
@@ -23,24 +22,13 @@ import type { Address } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
-import { HANDLER_NAMES, type HandlerResult, type Resource, type ResponseInit } from "./resource.ts";
+import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
+import { errorMessage, refuseOptions, responseFrom } from "./responses.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
 import { Block2Renderings } from "./block2_renderings.ts";
 import { exchangeLifetime } from "../endpoint/params.ts";
 import type { Site } from "./site.ts";
-
-/** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
-const UNDERSTOOD = new Set<number>([
-  OptionNumber.UriHost,
-  OptionNumber.UriPort,
-  OptionNumber.UriPath,
-  OptionNumber.UriQuery,
-  OptionNumber.Accept,
-  OptionNumber.Block1,
-  OptionNumber.Block2,
-]);
-const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
 /**
  * The message layer's tables for a server (see DEFAULT_LIMITS for the rule): 8,192 peers; 65,536 strict
@@ -53,21 +41,9 @@ export const SERVER_LIMITS: Readonly<Partial<MessageLayerSizes>> = {
   strictPerPeer: 1024,
   retransmitSlots: 65536,
 };
-// Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
-const EMPTY = new Uint8Array(0);
 const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
 const DEFAULT_MAX_BLOCK2_RENDERINGS = 1000;
 const DEFAULT_MAX_BLOCK2_RENDERING_BYTES = 16 * 1024 * 1024;
-
-const DEFAULT_CODES: Record<number, number> = {
-  [Code.Get]: Code.Content,
-  [Code.Fetch]: Code.Content,
-  [Code.Post]: Code.Changed,
-  [Code.Put]: Code.Changed,
-  [Code.Patch]: Code.Changed,
-  [Code.IPatch]: Code.Changed,
-  [Code.Delete]: Code.Deleted,
-};
 
 /** One handled request, for logs. */
 export interface RequestLogEntry {
@@ -218,7 +194,7 @@ export class CoapServer {
   #handle(inbound: Inbound): void {
     const started = this.endpoint.clock.now();
     const { message } = inbound;
-    const refusal = this.#refuseOptions(inbound);
+    const refusal = refuseOptions(message);
     if (refusal !== undefined) {
       // RFC 7252 §5.4.1: a NON with an unrecognized critical option is rejected, not answered.
       if (refusal.code === Code.BadOption && message.type !== Type.CON) return this.endpoint.reject(inbound);
@@ -309,23 +285,11 @@ export class CoapServer {
     } catch (error) {
       return this.#errorResponse(error, request);
     }
-    if (!(result instanceof Promise)) return this.#response(request, result);
+    if (!(result instanceof Promise)) return responseFrom(request, result);
     return result.then(
-      (value) => this.#response(request, value),
+      (value) => responseFrom(request, value),
       (error) => this.#errorResponse(error, request),
     );
-  }
-
-  /** 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7). */
-  #refuseOptions(inbound: Inbound): Outgoing | undefined {
-    const { message } = inbound;
-    for (const option of message.options) {
-      if (PROXY_OPTIONS.has(option.number)) return errorMessage(message.token, Code.ProxyingNotSupported);
-      if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
-        return errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`);
-      }
-    }
-    return undefined;
   }
 
   #dispatch(request: CoapRequest, resource: Resource | undefined): HandlerResult | Promise<HandlerResult> {
@@ -335,38 +299,6 @@ export class CoapServer {
     const handler = handlerName === undefined ? undefined : resource[handlerName];
     if (typeof handler !== "function") throw new CoapError(Code.MethodNotAllowed);
     return handler.call(resource, request);
-  }
-
-  #response(request: CoapRequest, result: HandlerResult): Outgoing {
-    const init: ResponseInit = typeof result === "string"
-      ? { payload: result, contentFormat: ContentFormat.TextPlain }
-      : result instanceof Uint8Array
-      ? { payload: result }
-      : result ?? {};
-    const code = init.code ?? DEFAULT_CODES[request.message.code] ?? Code.Changed;
-    const accept = request.accept;
-    // RFC 7252 §5.10.4: a representation in another format than the one asked for is not acceptable.
-    if (
-      accept !== undefined && isSuccess(code) && init.contentFormat !== undefined &&
-      init.contentFormat !== accept
-    ) {
-      return errorMessage(request.message.token, Code.NotAcceptable);
-    }
-    const options: CoapOption[] = [];
-    if (init.etag !== undefined) options.push({ number: OptionNumber.ETag, value: init.etag });
-    if (init.locationPath !== undefined) {
-      for (const segment of splitUriPath(init.locationPath)) {
-        options.push({ number: OptionNumber.LocationPath, value: segment });
-      }
-    }
-    if (init.contentFormat !== undefined) {
-      options.push({ number: OptionNumber.ContentFormat, value: encodeUint(init.contentFormat) });
-    }
-    if (init.maxAge !== undefined) {
-      options.push({ number: OptionNumber.MaxAge, value: encodeUint(init.maxAge) });
-    }
-    const payload = typeof init.payload === "string" ? encodeString(init.payload) : init.payload ?? EMPTY;
-    return { code, token: request.message.token, options: [...options, ...(init.options ?? [])], payload };
   }
 
   #send(inbound: Inbound, response: Outgoing, separate: boolean): void {
@@ -413,8 +345,4 @@ export class CoapServer {
       separate,
     });
   }
-}
-
-function errorMessage(token: Uint8Array, code: number, diagnostic = ""): Outgoing {
-  return { code, token, options: [], payload: encodeString(diagnostic) };
 }
