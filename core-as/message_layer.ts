@@ -14,7 +14,7 @@ import {
   nonFind, nonForget, peerCapacity, rememberNon, peerFind, peerFindOrAdd, peerRoomAt, peersInit, peerWasAdded, safeFind,
   safeInsert, safeWindowSize, takeMessageId,
 } from "./peers";
-import { acknowledge, isOutstanding, nextRandom, retransmitInit } from "./retransmit";
+import { acknowledge, isOutstanding, retransmitInit } from "./retransmit";
 import { setSlot, SHARED } from "./shared";
 
 const CON = 0;
@@ -56,9 +56,9 @@ export function messageLayerInit(
   return code == 1 || code == 5 || code >= 64;
 }
 
-/** Seconds, at least 1, until `at`. */
+/** Seconds until `at`: at least 1, at most EXCHANGE_LIFETIME (by then every strict entry has expired). */
 function secondsUntil(at: u32, now: u32): i32 {
-  const wait = <i32>(at - now);
+  const wait = min(<i32>(at - now), <i32>exchangeLifetime);
   return wait <= 0 ? 1 : (wait + 999) / 1000;
 }
 
@@ -89,7 +89,7 @@ export function receive(length: i32, now: u32): i32 {
   if (type == ACK || type == RST) return receiveAnswer(type, messageId, now);
   // RFC 7252 §4.3: an empty CON is a ping; classes 1, 6 and 7 are reserved (§12.1).
   if (code == 0 || (code >= 32 && code < 64) || code >= 192) return rejectIfConfirmable(type);
-  const peer = peerFindOrAdd(now, nextRandom() & 0xffff);
+  const peer = peerFindOrAdd(now);
   if (peer < 0) {
     // No entry to remember it by. A safe request may be processed anyway (§4.5: a duplicate would only be
     // processed again); a response matches nothing of ours; anything else must wait for room.
@@ -149,7 +149,7 @@ function receiveAnswer(type: i32, messageId: u32, now: u32): i32 {
 
 /** The entry for the peer in the address area, added if new (for sending to it); -1 when the table is full. */
 export function peerFor(now: u32): i32 {
-  const peer = peerFindOrAdd(now, nextRandom() & 0xffff);
+  const peer = peerFindOrAdd(now);
   setSlot(SLOT_PEER_NEW, peerWasAdded() ? 1 : 0);
   return peer;
 }

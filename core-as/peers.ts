@@ -9,6 +9,7 @@
 import { ADDRESS_CAPACITY, ADDRESS_OFFSET, SLOT_ADDRESS_LENGTH, SLOT_ADDRESS_PORT } from "./layout";
 import { getSlot, SHARED } from "./shared";
 import { strictReleaseAll } from "./dedup";
+import { nextRandom } from "./retransmit";
 import { indexInsert, indexRemove, powerOfTwoAtLeast, reserve } from "./tables";
 
 // Entry layout. HASH and KEY sit at 0 and 4 so the shared index (tables.ts) can place entries.
@@ -163,11 +164,11 @@ export function peerRoomAt(): u32 {
 let added = false;
 
 /**
- * The entry for the address in the address area, given a new one (starting
- * at `firstMessageId`) if it has none. Returns the entry, or -1 when every
- * entry is pinned; peerWasAdded() tells whether it is new.
+ * The entry for the address in the address area, given a new one (its first
+ * Message ID drawn at random, RFC 7252 §4.4) if it has none. Returns the
+ * entry, or -1 when every entry is pinned; peerWasAdded() tells whether it is new.
  */
-export function peerFindOrAdd(now: u32, firstMessageId: u32): i32 {
+export function peerFindOrAdd(now: u32): i32 {
   added = false;
   let peer = peerFind();
   if (peer >= 0) {
@@ -185,7 +186,7 @@ export function peerFindOrAdd(now: u32, firstMessageId: u32): i32 {
   store<u32>(e, key, KEY);
   memory.copy(e + ADDRESS, SHARED + ADDRESS_OFFSET, <usize>length);
   store<u32>(e, now, LOCKED_UNTIL);
-  store<u16>(e, <u16>firstMessageId, NEXT_MESSAGE_ID);
+  store<u16>(e, <u16>nextRandom(), NEXT_MESSAGE_ID);
   store<u8>(e, USED | REFERENCED, FLAGS);
   indexInsert(index, mask, peer, load<u32>(e, HASH), key);
   occupied++;

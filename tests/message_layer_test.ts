@@ -14,6 +14,7 @@ import {
   exchangeLifetime,
   getUintOption,
   type MessageLayerSizes,
+  observable,
   OptionNumber,
   Site,
   Type,
@@ -277,4 +278,39 @@ Deno.test("a flood of 100,000 datagrams from 1,000 other ports cannot evict a PO
     for (const socket of flooders) socket.close();
     server.close();
   }
+});
+
+Deno.test("an observation pins its peer's entry against a flood of newcomers, and lets go when it ends", async () => {
+  const clock = new VirtualClock();
+  const wire = injectedTransport();
+  const temperature = observable({ get: () => "22.5" });
+  const endpoint = new Endpoint(wire.transport, { clock, seed: 1, limits: { peers: 4 } });
+  const server = new CoapServer(new Site().add("temperature", temperature), { endpoint });
+  const observer = address(1);
+  const observe = (messageId: number, value: number) =>
+    encode({
+      type: Type.CON,
+      code: Code.Get,
+      messageId,
+      token: tokenOf(7),
+      options: [
+        { number: OptionNumber.Observe, value: value === 0 ? empty : Uint8Array.of(value) },
+        { number: OptionNumber.UriPath, value: new TextEncoder().encode("temperature") },
+      ],
+      payload: empty,
+    });
+  wire.inject(observer, observe(1, 0));
+  assert.equal(server.observerCount, 1);
+  for (let i = 2; i < 1000; i++) wire.inject(address(i), request(Type.CON, Code.Get, i, i));
+  assert.equal(endpoint.stats.pinnedPeers, 1);
+  // The observer's entry survived: its notification goes out with the next Message ID of its own sequence.
+  wire.sent.length = 0;
+  temperature.changed();
+  await clock.advance(1);
+  assert.equal(wire.sent.length, 1);
+  assert.equal(wire.sent[0].to.hostname, observer.hostname);
+  wire.inject(observer, observe(2, 1));
+  assert.equal(server.observerCount, 0);
+  assert.equal(endpoint.stats.pinnedPeers, 0);
+  server.close();
 });

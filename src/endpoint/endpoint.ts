@@ -244,14 +244,18 @@ export class Endpoint {
     this.#reply(inbound, emptyMessage(Type.RST, inbound.message.messageId));
   }
 
-  /** Keeps the peer's table entry (and so its Message IDs and dedup window) while the caller holds state on it. */
-  hold(peer: Peer): void {
-    this.#core.hold(this.#coreIdOf(peer), 1);
-  }
-
-  /** Ends a hold(). */
-  release(peer: Peer): void {
-    this.#core.hold(this.#coreIdOf(peer), -1);
+  /**
+   * Keeps the peer's table entry (and so its Message IDs and recent NONs) while the caller holds state on
+   * it; returns the function that lets go, which undoes exactly this hold.
+   */
+  hold(peer: Peer): () => void {
+    const id = this.#coreIdOf(peer);
+    this.#core.hold(id, 1);
+    let held = true;
+    return () => {
+      if (held) this.#core.hold(id, -1);
+      held = false;
+    };
   }
 
   /** Stops the endpoint: outstanding and queued CONs fail, the transport closes. */

@@ -36,6 +36,8 @@ interface Observer {
   lastConfirmableAt: number;
   /** The CON notification not yet acknowledged. */
   pending?: Exchange;
+  /** Lets go of the peer's table entry, which the observation keeps. */
+  readonly release: () => void;
 }
 
 interface Observed {
@@ -98,10 +100,10 @@ export class ObserveRegistry {
         resource,
         notifications: 0,
         lastConfirmableAt: this.#endpoint.clock.now(),
+        // The observation lives on the peer's entry: its Message IDs and the NONs it may reset.
+        release: this.#endpoint.hold(peer),
       });
       this.#perPeer.set(peer.key, (this.#perPeer.get(peer.key) ?? 0) + 1);
-      // The observation lives on the peer's entry: its Message IDs and the NONs it may reset.
-      this.#endpoint.hold(peer);
     }
     return withObserve(response, state.sequence);
   }
@@ -109,7 +111,7 @@ export class ObserveRegistry {
   /** Ends every observation (the server is closing). */
   clear(): void {
     for (const observed of this.#resources.values()) {
-      for (const observer of observed.observers.values()) this.#endpoint.release(observer.peer);
+      for (const observer of observed.observers.values()) observer.release();
       observed.unsubscribe();
     }
     this.#resources.clear();
@@ -185,7 +187,7 @@ export class ObserveRegistry {
     if (!this.#isCurrent(observer)) return;
     const observed = this.#resources.get(observer.resource)!;
     observed.observers.delete(observer.key);
-    this.#endpoint.release(observer.peer);
+    observer.release();
     const count = (this.#perPeer.get(observer.peer.key) ?? 1) - 1;
     if (count === 0) this.#perPeer.delete(observer.peer.key);
     else this.#perPeer.set(observer.peer.key, count);

@@ -228,7 +228,7 @@ export class CoapServer {
     const rendered = this.#renderBlock(request, resource, inbound.peer);
     if (rendered instanceof Promise) {
       // The answer may go out as a separate CON later: the peer's entry (its Message IDs) must stay.
-      this.endpoint.hold(inbound.peer);
+      const release = this.endpoint.hold(inbound.peer);
       const timer = this.endpoint.clock.setTimer(() => {
         // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
         separate = inbound.message.type === Type.CON;
@@ -236,7 +236,7 @@ export class CoapServer {
       }, this.#separateDelay);
       rendered.then((response) => {
         this.endpoint.clock.cancel(timer);
-        this.endpoint.release(inbound.peer);
+        release();
         this.#answer(
           inbound,
           finish(this.#observed(inbound, request, resource, response)),
