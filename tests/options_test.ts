@@ -232,3 +232,45 @@ Deno.test("elective options of a bad length are ignored, and of repeated ones th
     server.close();
   }
 });
+
+Deno.test("Observe is a 0-3 byte uint: a 4-byte value is ignored, only 0 registers, only 1 deregisters (RFC 7641 §2)", () => {
+  const { server, send, stillAnswers, errors } = testServer();
+  const observe = (value: Uint8Array) =>
+    send(Code.Get, [option(OptionNumber.Observe, value), ...path("temperature")]);
+  try {
+    // A 4-byte Observe 0: served as a plain GET, no registration, no Observe in the response.
+    const long = observe(new Uint8Array(4));
+    assert.equal(long?.code, Code.Content);
+    assert.equal(getOption(long, OptionNumber.Observe), undefined);
+    assert.equal(server.observerCount, 0);
+    // Observe 2 is neither: a plain GET too.
+    assert.equal(getOption(observe(encodeUint(2))!, OptionNumber.Observe), undefined);
+    assert.equal(server.observerCount, 0);
+    // Registered with Observe 0; then Observe 257 (0x0101, whose last byte is 1) is a plain GET and leaves
+    // the observation alone; Observe 1 ends it. The same token names the same observation.
+    const token = Uint8Array.of(0xaa);
+    const withToken = (...values: Uint8Array[]) =>
+      send(
+        Code.Get,
+        [...values.map((value) => option(OptionNumber.Observe, value)), ...path("temperature")],
+        {
+          token,
+        },
+      )!;
+    assert.equal(getOption(withToken(empty), OptionNumber.Observe)?.length, 0, "registered, sequence 0");
+    assert.equal(server.observerCount, 1);
+    const plain = withToken(Uint8Array.of(1, 1));
+    assert.equal(plain.code, Code.Content);
+    assert.equal(getOption(plain, OptionNumber.Observe), undefined);
+    assert.equal(server.observerCount, 1, "Observe 257 must not deregister");
+    // Observe twice, 0 then 1: the second is supernumerary, so this is a registration again, not an end.
+    withToken(empty, encodeUint(1));
+    assert.equal(server.observerCount, 1);
+    withToken(encodeUint(1));
+    assert.equal(server.observerCount, 0);
+    stillAnswers();
+    assert.deepEqual(errors, []);
+  } finally {
+    server.close();
+  }
+});
