@@ -274,3 +274,40 @@ Deno.test("Observe is a 0-3 byte uint: a 4-byte value is ignored, only 0 registe
     server.close();
   }
 });
+
+Deno.test('Uri-Path keeps a leading U+FEFF: PUT "\\ufeffled" gets 4.04 and leaves /led alone; the log names what was asked', () => {
+  const { server, send, stillAnswers, errors, logs, led } = testServer();
+  try {
+    const bom = path("\ufeffled");
+    assert.equal(send(Code.Put, bom, { payload: encodeString("on") })?.code, Code.NotFound);
+    assert.equal(led(), "off");
+    assert.equal(send(Code.Get, bom)?.code, Code.NotFound);
+    assert.deepEqual(logs, ["/%EF%BB%BFled", "/%EF%BB%BFled"]);
+    stillAnswers();
+    assert.deepEqual(errors, []);
+  } finally {
+    server.close();
+  }
+});
+
+Deno.test("Uri-Query reaches the handler byte for byte; Uri-Path or Uri-Query that is not UTF-8 gets 4.00", () => {
+  const { server, send, stillAnswers, errors, seen } = testServer();
+  try {
+    const query = option(OptionNumber.UriQuery, encodeString("\ufeffmode=1"));
+    assert.equal(
+      send(Code.Put, [...path("led"), query], { payload: encodeString("on") })?.code,
+      Code.Changed,
+    );
+    assert.deepEqual(seen.map((entry) => entry.query), [["\ufeffmode=1"]]);
+    const notUtf8 = option(OptionNumber.UriPath, Uint8Array.of(0x6c, 0xff));
+    const response = send(Code.Get, [notUtf8]);
+    assert.equal(response?.code, Code.BadRequest);
+    assert.equal(new TextDecoder().decode(response.payload), "Uri-Path or Uri-Query is not UTF-8");
+    const badQuery = option(OptionNumber.UriQuery, Uint8Array.of(0xc3));
+    assert.equal(send(Code.Get, [...path("led"), badQuery])?.code, Code.BadRequest);
+    stillAnswers();
+    assert.deepEqual(errors, []);
+  } finally {
+    server.close();
+  }
+});

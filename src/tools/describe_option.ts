@@ -1,7 +1,7 @@
 /** Turning option values into what a person or a JSON consumer reads. */
 import { contentFormatName } from "../message/content_format.ts";
 import { optionInfo, OptionNumber } from "../message/option.ts";
-import { blockSize, decodeBlock, decodeUint, isUtf8 } from "../message/option_value.ts";
+import { blockSize, decodeBlock, decodeString, decodeUint, isUtf8 } from "../message/option_value.ts";
 import { bytesToHex } from "./hex.ts";
 
 /**
@@ -20,7 +20,7 @@ export function optionValueJson(number: number, value: Uint8Array): string | num
     case "uint":
       return decodeUint(value);
     case "string":
-      return isUtf8(value) ? new TextDecoder().decode(value) : bytesToHex(value);
+      return isUtf8(value) ? decodeString(value) : bytesToHex(value);
     case "empty":
       return "";
     default:

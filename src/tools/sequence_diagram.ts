@@ -21,6 +21,8 @@ import { inWireOrder } from "./trace_json.ts";
 const ARROW_WIDTH = 56;
 const TIME_WIDTH = 9;
 const PREVIEW = 24;
+// Shows a leading U+FEFF of a Uri-Path segment, which is part of the path (see decodeString).
+const pathText = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A traced datagram, plus what a simulated link did to it. */
 export type DiagramEvent = TraceEvent & {
@@ -122,7 +124,7 @@ function drawArrow(label: string, rightward: boolean, lost: boolean, retransmitt
 function describe(m: Message): string[] {
   const parts: string[] = [];
   const path = m.options.filter((o) => o.number === OptionNumber.UriPath);
-  if (path.length > 0) parts.push(`/${path.map((o) => new TextDecoder().decode(o.value)).join("/")}`);
+  if (path.length > 0) parts.push(`/${path.map((o) => pathText.decode(o.value)).join("/")}`);
   for (const { number, value } of m.options) {
     if (number === OptionNumber.Observe) parts.push(`Observe ${decodeUint(value)}`);
     if (number === OptionNumber.Block1 || number === OptionNumber.Block2) {
