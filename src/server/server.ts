@@ -127,7 +127,8 @@ export class CoapServer {
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
       console.error(
-        request ? `handler for ${request.method} /${request.path.join("/")} failed:` : "CoAP server:",
+        // The path as the request log shows it: percent-encoded, so a peer's bytes cannot forge the line.
+        request ? `handler for ${request.method} ${uriPath(request.message)} failed:` : "CoAP server:",
         error,
       );
     });
