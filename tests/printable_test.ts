@@ -1,13 +1,25 @@
 // Peer-controlled text in log and trace lines (issue 11): printable() escapes what could break a line, recolour
 // a terminal or reorder what it shows, and every line that quotes a peer goes through it.
 import assert from "node:assert/strict";
-import { Code, decode, encode, encodeString, OptionNumber, type TraceEvent, Type } from "../src/mod.ts";
+import {
+  CoapError,
+  CoapServer,
+  Code,
+  decode,
+  encode,
+  encodeString,
+  OptionNumber,
+  Site,
+  type TraceEvent,
+  Type,
+} from "../src/mod.ts";
 import { printable } from "../src/tools/printable.ts";
 import { formatTraceLine } from "../src/tools/trace_line.ts";
 import { SequenceDiagram } from "../src/tools/sequence_diagram.ts";
 import { annotate } from "../src/tools/annotate.ts";
 import { describeOptionValue } from "../src/tools/describe_option.ts";
 import { requestLogLine } from "../src/cli/serve_command.ts";
+import { runCli } from "./_cli.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const escaped = (code: number) => `\\u{${code.toString(16)}}`;
@@ -113,4 +125,31 @@ Deno.test("--verbose trace lines, --trace diagram rows and decode's annotations 
     '"\\u{feff}led"',
     "a leading U+FEFF is shown, not hidden",
   );
+});
+
+Deno.test("the CLI escapes a 4.xx diagnostic payload and discover's cells, and prints a 2.05 representation as it is", async () => {
+  const site = new Site()
+    .add("bad", {
+      title: HOSTILE,
+      get: () => {
+        throw new CoapError(Code.BadRequest, HOSTILE);
+      },
+    })
+    .add("text", { get: () => "line 1\nline 2" });
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+  const base = `coap://127.0.0.1:${server.address.port}`;
+  try {
+    const bad = await runCli(["get", "--verbose", `${base}/bad`]);
+    assert.equal(bad.code, 1);
+    assert.ok(!unsafe(bad.stdout.trimEnd().split("\n").join("")), bad.stdout);
+    assert.equal(bad.stdout, `4.00 Bad Request\n${printable(HOSTILE)}\n`);
+    assert.ok(!unsafe(bad.stderr.replaceAll("\n", "")), bad.stderr);
+    assert.equal((await runCli(["get", `${base}/text`])).stdout, "2.05 Content\nline 1\nline 2\n");
+    const table = await runCli(["discover", base]);
+    assert.equal(table.code, 0);
+    assert.ok(table.stdout.includes(printable(HOSTILE)), table.stdout);
+    assert.ok(!unsafe(table.stdout.replaceAll("\n", "")), table.stdout);
+  } finally {
+    server.close();
+  }
 });
