@@ -1,5 +1,6 @@
 /** `discover URI`: the server's /.well-known/core as a table. */
 import { parseLinkFormat } from "../tools/link_format.ts";
+import { printable } from "../tools/printable.ts";
 import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { secondsFlag } from "./flag_values.ts";
@@ -36,13 +37,16 @@ export async function discoverCommand(args: string[]): Promise<number> {
         printResponse(response, values.json === true, performance.now() - started);
         return response.isSuccess ? EXIT_OK : EXIT_ERROR_RESPONSE;
       }
-      const rows = parseLinkFormat(response.text()).map((link) => [
-        link.href,
-        ...COLUMNS.map((name) => {
-          const value = link.attributes[name];
-          return value === true ? "yes" : value ?? "";
-        }),
-      ]);
+      // The server's links and attributes, escaped: a table cell must not break or reorder its row.
+      const rows = parseLinkFormat(response.text()).map((link) =>
+        [
+          link.href,
+          ...COLUMNS.map((name) => {
+            const value = link.attributes[name];
+            return value === true ? "yes" : value ?? "";
+          }),
+        ].map(printable)
+      );
       const header = ["path", ...COLUMNS];
       const widths = header.map((name, i) => Math.max(name.length, ...rows.map((row) => row[i].length)));
       for (const row of [header, ...rows]) {

@@ -4,6 +4,7 @@ import { observeSequence } from "../client/observation.ts";
 import { typeName } from "../message/type.ts";
 import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
+import { printable } from "../tools/printable.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
@@ -23,7 +24,7 @@ function line(label: string, response: CoapResponse): string {
     `MID 0x${m.messageId.toString(16).padStart(4, "0")}`,
     `token ${bytesToHex(m.token)}`,
     `${response.codeString} ${response.codeName}`,
-    JSON.stringify(response.text()),
+    printable(JSON.stringify(response.text())),
   ].join("  ");
 }
 

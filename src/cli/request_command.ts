@@ -3,6 +3,7 @@ import { type ClientOptions, CoapClient, type Method } from "../client/client.ts
 import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
+import { printable } from "../tools/printable.ts";
 import { blockSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
@@ -87,7 +88,11 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
   }
 }
 
-/** Prints a response as the commands do: code and name, then the payload (or JSON). */
+/**
+ * Prints a response as the commands do: code and name, then the payload (or JSON). A 2.xx payload is the
+ * representation and is printed as it is; a 4.xx/5.xx one is a diagnostic message (RFC 7252 §5.5.2), printed
+ * with its controls escaped like a log line.
+ */
 export function printResponse(response: CoapResponse, json: boolean, rtt: number): void {
   if (json) {
     console.log(
@@ -96,7 +101,8 @@ export function printResponse(response: CoapResponse, json: boolean, rtt: number
     return;
   }
   console.log(`${response.codeString} ${response.codeName}`);
-  if (response.payload.length > 0) console.log(response.text());
+  if (response.payload.length === 0) return;
+  console.log(response.isSuccess ? response.text() : printable(response.text()));
 }
 
 /** Runs one of get/put/post/delete; returns the exit code. */

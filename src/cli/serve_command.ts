@@ -7,6 +7,7 @@ import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
 import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
+import { printable } from "../tools/printable.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
@@ -15,12 +16,37 @@ const DRIFT_EVERY_MS = 2000;
 export const SERVE_USAGE =
   "serve [--host H] [--port P] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload)";
 
-function logLine(entry: RequestLogEntry): string {
-  const time = new Date().toISOString().slice(11, 23);
-  return `${time} ${
-    addressKey(entry.peer)
-  } ${entry.type} ${entry.method} ${entry.path} → ${entry.code} ${entry.codeName}` +
-    ` ${entry.payloadBytes} B ${entry.elapsed.toFixed(1)} ms${entry.separate ? " (separate)" : ""}`;
+/**
+ * One request as `serve` logs it, at `time` (UTC, to the millisecond). Escaped with printable, so a peer's
+ * text cannot add lines to the log or reorder this one.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requestLogLine } from "./serve_command.ts";
+ * const entry = {
+ *   peer: { hostname: "127.0.0.1", port: 40000 },
+ *   type: "CON",
+ *   method: "PUT",
+ *   path: "/led",
+ *   code: "2.04",
+ *   codeName: "Changed",
+ *   payloadBytes: 0,
+ *   elapsed: 0.4,
+ *   separate: false,
+ * } as const;
+ * assert.equal(
+ *   requestLogLine(entry, new Date("2024-05-01T12:00:00.123Z")),
+ *   "12:00:00.123 127.0.0.1:40000 CON PUT /led → 2.04 Changed 0 B 0.4 ms",
+ * );
+ * ```
+ */
+export function requestLogLine(entry: RequestLogEntry, time: Date = new Date()): string {
+  return printable(
+    `${time.toISOString().slice(11, 23)} ${
+      addressKey(entry.peer)
+    } ${entry.type} ${entry.method} ${entry.path} → ${entry.code} ${entry.codeName}` +
+      ` ${entry.payloadBytes} B ${entry.elapsed.toFixed(1)} ms${entry.separate ? " (separate)" : ""}`,
+  );
 }
 
 /** Runs `serve` until SIGINT/SIGTERM; returns the exit code. */
@@ -37,7 +63,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   const quiet = values.quiet === true;
   const traces = new TraceOutputs(values, "server");
   const demo = demoSite({
-    log: quiet ? undefined : (line) => console.log(`  ${line}`),
+    // The demo's lines quote what peers sent (a config document, a reading).
+    log: quiet ? undefined : (line) => console.log(`  ${printable(line)}`),
     driftEvery: DRIFT_EVERY_MS,
   });
   let server: CoapServer;
@@ -45,7 +72,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     server = new CoapServer(demo.site, {
       hostname: values.host,
       port: portFlag("port", values.port),
-      onLog: quiet ? undefined : (entry) => console.log(logLine(entry)),
+      onLog: quiet ? undefined : (entry) => console.log(requestLogLine(entry)),
       onTrace: traces.onTrace,
     });
   } catch (error) {

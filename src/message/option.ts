@@ -57,33 +57,37 @@ const info = (
   repeatable = false,
 ): OptionInfo => ({ number, name, format, minLength, maxLength, repeatable });
 
+// Formats, lengths and repeatability as the documents that define the options give them (the comment on
+// each line); a server treats a value outside [minLength, maxLength], or a second occurrence of an option that
+// is not repeatable, as an unrecognized option (RFC 7252 §5.4.3, §5.4.5). RFC 8132 (FETCH, PATCH, iPATCH)
+// adds methods and no options.
 const REGISTRY: ReadonlyMap<number, OptionInfo> = new Map([
-  info(1, "If-Match", "opaque", 0, 8, true),
-  info(3, "Uri-Host", "string", 1, 255),
-  info(4, "ETag", "opaque", 1, 8, true),
-  info(5, "If-None-Match", "empty", 0, 0),
-  info(6, "Observe", "uint", 0, 3),
-  info(7, "Uri-Port", "uint", 0, 2),
-  info(8, "Location-Path", "string", 0, 255, true),
-  info(9, "OSCORE", "opaque", 0, 255),
-  info(11, "Uri-Path", "string", 0, 255, true),
-  info(12, "Content-Format", "uint", 0, 2),
-  info(14, "Max-Age", "uint", 0, 4),
-  info(15, "Uri-Query", "string", 0, 255, true),
-  info(16, "Hop-Limit", "uint", 1, 1),
-  info(17, "Accept", "uint", 0, 2),
-  info(19, "Q-Block1", "uint", 0, 3),
-  info(20, "Location-Query", "string", 0, 255, true),
-  info(23, "Block2", "uint", 0, 3),
-  info(27, "Block1", "uint", 0, 3),
-  info(28, "Size2", "uint", 0, 4),
-  info(31, "Q-Block2", "uint", 0, 3, true),
-  info(35, "Proxy-Uri", "string", 1, 1034),
-  info(39, "Proxy-Scheme", "string", 1, 255),
-  info(60, "Size1", "uint", 0, 4),
-  info(252, "Echo", "opaque", 1, 40),
-  info(258, "No-Response", "uint", 0, 1),
-  info(292, "Request-Tag", "opaque", 0, 8, true),
+  info(1, "If-Match", "opaque", 0, 8, true), // RFC 7252 §5.10, table 4
+  info(3, "Uri-Host", "string", 1, 255), // RFC 7252 §5.10
+  info(4, "ETag", "opaque", 1, 8, true), // RFC 7252 §5.10
+  info(5, "If-None-Match", "empty", 0, 0), // RFC 7252 §5.10
+  info(6, "Observe", "uint", 0, 3), // RFC 7641 §2
+  info(7, "Uri-Port", "uint", 0, 2), // RFC 7252 §5.10
+  info(8, "Location-Path", "string", 0, 255, true), // RFC 7252 §5.10
+  info(9, "OSCORE", "opaque", 0, 255), // RFC 8613
+  info(11, "Uri-Path", "string", 0, 255, true), // RFC 7252 §5.10
+  info(12, "Content-Format", "uint", 0, 2), // RFC 7252 §5.10
+  info(14, "Max-Age", "uint", 0, 4), // RFC 7252 §5.10
+  info(15, "Uri-Query", "string", 0, 255, true), // RFC 7252 §5.10
+  info(16, "Hop-Limit", "uint", 1, 1), // RFC 8768
+  info(17, "Accept", "uint", 0, 2), // RFC 7252 §5.10
+  info(19, "Q-Block1", "uint", 0, 3), // RFC 9177
+  info(20, "Location-Query", "string", 0, 255, true), // RFC 7252 §5.10
+  info(23, "Block2", "uint", 0, 3), // RFC 7959 §2.1
+  info(27, "Block1", "uint", 0, 3), // RFC 7959 §2.1
+  info(28, "Size2", "uint", 0, 4), // RFC 7959 §4
+  info(31, "Q-Block2", "uint", 0, 3, true), // RFC 9177: repeated to ask for several missing blocks
+  info(35, "Proxy-Uri", "string", 1, 1034), // RFC 7252 §5.10
+  info(39, "Proxy-Scheme", "string", 1, 255), // RFC 7252 §5.10
+  info(60, "Size1", "uint", 0, 4), // RFC 7252 §5.10, RFC 7959 §4
+  info(252, "Echo", "opaque", 1, 40), // RFC 9175
+  info(258, "No-Response", "uint", 0, 1), // RFC 7967
+  info(292, "Request-Tag", "opaque", 0, 8, true), // RFC 9175
 ].map((entry) => [entry.number, entry]));
 
 /**

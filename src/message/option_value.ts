@@ -9,7 +9,9 @@ import { allocateBytes, utf8Bytes } from "../bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+// A string option's bytes are its value (RFC 7252 §3.2): a leading U+FEFF is a character of it, not a BOM to
+// drop, or "\ufeffled" would name /led.
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * A uint as the shortest big-endian byte string (zero is empty).
@@ -102,7 +104,16 @@ export function encodeString(text: string): Uint8Array {
   return utf8Bytes(text);
 }
 
-/** A string option value; invalid UTF-8 throws a TypeError. */
+/**
+ * A string option value, every byte of it (a leading U+FEFF is kept); invalid UTF-8 throws a TypeError.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeString } from "../mod.ts";
+ * assert.equal(decodeString(Uint8Array.of(0xef, 0xbb, 0xbf, 0x6c, 0x65, 0x64)), "\ufeffled");
+ * assert.throws(() => decodeString(Uint8Array.of(0xff)), TypeError);
+ * ```
+ */
 export function decodeString(bytes: Uint8Array): string {
   return utf8Strict.decode(bytes);
 }

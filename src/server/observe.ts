@@ -8,7 +8,7 @@
 import { isSuccess } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { encodeUint } from "../message/option_value.ts";
+import { decodeUint, encodeUint } from "../message/option_value.ts";
 import type { Endpoint, Exchange, Outgoing, Peer } from "../endpoint/endpoint.ts";
 import { ReplacedError } from "../endpoint/errors.ts";
 import type { CoapRequest } from "./request.ts";
@@ -25,6 +25,9 @@ export interface ObserveLimits {
 const CON_AT_LEAST_EVERY_MS = 24 * 60 * 60 * 1000;
 const SEQUENCE_MODULO = 1 << 24;
 const DEFAULT_MAX_AGE = 60;
+/** Observe values in a GET (RFC 7641 §2). */
+const REGISTER = 0;
+const DEREGISTER = 1;
 
 interface Observer {
   readonly key: string;
@@ -78,10 +81,13 @@ export class ObserveRegistry {
   respond(peer: Peer, request: CoapRequest, resource: Resource, response: Outgoing): Outgoing {
     const observe = request.option(OptionNumber.Observe);
     if (observe === undefined || !isObservable(resource)) return response;
+    const action = decodeUint(observe);
+    // RFC 7641 §2 defines 0 and 1 in a request; with any other value the GET is a plain one.
+    if (action !== REGISTER && action !== DEREGISTER) return response;
     const key = observerKey(peer, request.message.token);
     const observed = this.#resources.get(resource);
     const existing = observed?.observers.get(key);
-    if (observe.length > 0 && observe[observe.length - 1] === 1) {
+    if (action === DEREGISTER) {
       if (existing) this.#remove(existing);
       return response;
     }

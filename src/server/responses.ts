@@ -1,12 +1,12 @@
 /**
- * What the server says before and after a handler runs: the critical
- * options it refuses, and the response a handler's result stands for.
+ * The responses the server builds itself: the one a handler's result stands
+ * for, and error responses with a diagnostic payload.
  * @module
  */
 import { Code, isSuccess } from "../message/code.ts";
 import { ContentFormat } from "../message/content_format.ts";
-import type { CoapOption, Message } from "../message/message.ts";
-import { isCritical, OptionNumber } from "../message/option.ts";
+import type { CoapOption } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
 import { encodeString, encodeUint, splitUriPath } from "../message/option_value.ts";
 import type { Outgoing } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
@@ -14,18 +14,6 @@ import type { HandlerResult, ResponseInit } from "./resource.ts";
 
 // Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
 const EMPTY = new Uint8Array(0);
-
-/** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
-const UNDERSTOOD = new Set<number>([
-  OptionNumber.UriHost,
-  OptionNumber.UriPort,
-  OptionNumber.UriPath,
-  OptionNumber.UriQuery,
-  OptionNumber.Accept,
-  OptionNumber.Block1,
-  OptionNumber.Block2,
-]);
-const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
 
 const DEFAULT_CODES: Record<number, number> = {
   [Code.Get]: Code.Content,
@@ -36,17 +24,6 @@ const DEFAULT_CODES: Record<number, number> = {
   [Code.IPatch]: Code.Changed,
   [Code.Delete]: Code.Deleted,
 };
-
-/** 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7). */
-export function refuseOptions(message: Message): Outgoing | undefined {
-  for (const option of message.options) {
-    if (PROXY_OPTIONS.has(option.number)) return errorMessage(message.token, Code.ProxyingNotSupported);
-    if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
-      return errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`);
-    }
-  }
-  return undefined;
-}
 
 /** The response a handler's result stands for (defaults by method; 4.06 when it misses the Accept). */
 export function responseFrom(request: CoapRequest, result: HandlerResult): Outgoing {

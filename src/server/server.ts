@@ -5,9 +5,9 @@
  * @module
  */
 import { Code, codeName, codeString } from "../message/code.ts";
-import { getOptions, uriPath } from "../message/message.ts";
+import { uriPath } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { decodeString, encodeUint } from "../message/option_value.ts";
+import { encodeUint } from "../message/option_value.ts";
 import { Type, typeName } from "../message/type.ts";
 import {
   Endpoint,
@@ -23,7 +23,8 @@ import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
-import { errorMessage, refuseOptions, responseFrom } from "./responses.ts";
+import { errorMessage, responseFrom } from "./responses.ts";
+import { checkOptions } from "./option_checks.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
 import { Block2Renderings } from "./block2_renderings.ts";
@@ -126,7 +127,8 @@ export class CoapServer {
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
       console.error(
-        request ? `handler for ${request.method} /${request.path.join("/")} failed:` : "CoAP server:",
+        // The path as the request log shows it: percent-encoded, so a peer's bytes cannot forge the line.
+        request ? `handler for ${request.method} ${uriPath(request.message)} failed:` : "CoAP server:",
         error,
       );
     });
@@ -193,22 +195,15 @@ export class CoapServer {
 
   #handle(inbound: Inbound): void {
     const started = this.endpoint.clock.now();
-    const { message } = inbound;
-    const refusal = refuseOptions(message);
-    if (refusal !== undefined) {
+    const checked = checkOptions(inbound.message);
+    if ("refusal" in checked) {
       // RFC 7252 §5.4.1: a NON with an unrecognized critical option is rejected, not answered.
-      if (refusal.code === Code.BadOption && message.type !== Type.CON) return this.endpoint.reject(inbound);
-      return this.#answer(inbound, refusal, started, false);
+      if (checked.refusal.code === Code.BadOption && inbound.message.type !== Type.CON) {
+        return this.endpoint.reject(inbound);
+      }
+      return this.#answer(inbound, checked.refusal, started, false);
     }
-    let path: string[];
-    let query: string[];
-    try {
-      path = getOptions(message, OptionNumber.UriPath).map(decodeString);
-      query = getOptions(message, OptionNumber.UriQuery).map(decodeString);
-    } catch {
-      const response = errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8");
-      return this.#answer(inbound, response, started, false);
-    }
+    const { message, path, query } = checked;
     const received = new CoapRequest(message, inbound.peer.address, path, query);
     const continued = this.#renderings.continuation(inbound.peer, received, started);
     if (continued !== undefined) return this.#answer(inbound, continued, started, false);

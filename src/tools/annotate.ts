@@ -11,6 +11,7 @@ import { isUtf8 } from "../message/option_value.ts";
 import { typeName } from "../message/type.ts";
 import { describeOptionValue } from "./describe_option.ts";
 import { bytesToHex } from "./hex.ts";
+import { printable } from "./printable.ts";
 
 const HEX_SHOWN = 8;
 const PAYLOAD_PREVIEW = 64;
@@ -157,7 +158,7 @@ export function annotate(datagram: Uint8Array): string[] {
     const markerAt = datagram.length - message.payload.length - 1;
     lines.push(row(datagram, markerAt, 1, bits(0xff, [8]), "Payload marker"));
     const preview = isUtf8(message.payload)
-      ? JSON.stringify(new TextDecoder().decode(message.payload.subarray(0, PAYLOAD_PREVIEW))) +
+      ? printable(JSON.stringify(new TextDecoder().decode(message.payload.subarray(0, PAYLOAD_PREVIEW)))) +
         (message.payload.length > PAYLOAD_PREVIEW ? " …" : "")
       : "(binary)";
     lines.push(

@@ -1,8 +1,9 @@
 /** Turning option values into what a person or a JSON consumer reads. */
 import { contentFormatName } from "../message/content_format.ts";
 import { optionInfo, OptionNumber } from "../message/option.ts";
-import { blockSize, decodeBlock, decodeUint, isUtf8 } from "../message/option_value.ts";
+import { blockSize, decodeBlock, decodeString, decodeUint, isUtf8 } from "../message/option_value.ts";
 import { bytesToHex } from "./hex.ts";
+import { printable } from "./printable.ts";
 
 /**
  * An option value as JSON: text for string options, a number for uint
@@ -20,7 +21,7 @@ export function optionValueJson(number: number, value: Uint8Array): string | num
     case "uint":
       return decodeUint(value);
     case "string":
-      return isUtf8(value) ? new TextDecoder().decode(value) : bytesToHex(value);
+      return isUtf8(value) ? decodeString(value) : bytesToHex(value);
     case "empty":
       return "";
     default:
@@ -29,8 +30,9 @@ export function optionValueJson(number: number, value: Uint8Array): string | num
 }
 
 /**
- * An option value for people: quoted text, numbers with their meaning
- * (Content-Format names, Block NUM/M/size), 0x-hex for opaque bytes.
+ * An option value for people: quoted text (controls escaped, see
+ * printable), numbers with their meaning (Content-Format names, Block
+ * NUM/M/size), 0x-hex for opaque bytes.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -50,7 +52,7 @@ export function describeOptionValue(number: number, value: Uint8Array): string {
   }
   if (typeof json === "number") return String(json);
   const format = optionInfo(number)?.format;
-  if (format === "string" && isUtf8(value)) return JSON.stringify(json);
+  if (format === "string" && isUtf8(value)) return printable(JSON.stringify(json));
   if (format === "empty") return "(empty)";
   return value.length === 0 ? "(empty)" : `0x${json}`;
 }

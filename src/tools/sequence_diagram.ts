@@ -15,12 +15,15 @@ import type { TraceEvent } from "../endpoint/trace.ts";
 import { type Address, addressKey } from "../transport/transport.ts";
 import { bytesToHex } from "./hex.ts";
 import { hex16, TraceNotes } from "./trace_notes.ts";
+import { printable } from "./printable.ts";
 import { inWireOrder } from "./trace_json.ts";
 
 /** Width of the arrow between the two columns, in characters. */
 const ARROW_WIDTH = 56;
 const TIME_WIDTH = 9;
 const PREVIEW = 24;
+// Shows a leading U+FEFF of a Uri-Path segment, which is part of the path (see decodeString).
+const pathText = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A traced datagram, plus what a simulated link did to it. */
 export type DiagramEvent = TraceEvent & {
@@ -122,7 +125,7 @@ function drawArrow(label: string, rightward: boolean, lost: boolean, retransmitt
 function describe(m: Message): string[] {
   const parts: string[] = [];
   const path = m.options.filter((o) => o.number === OptionNumber.UriPath);
-  if (path.length > 0) parts.push(`/${path.map((o) => new TextDecoder().decode(o.value)).join("/")}`);
+  if (path.length > 0) parts.push(printable(`/${path.map((o) => pathText.decode(o.value)).join("/")}`));
   for (const { number, value } of m.options) {
     if (number === OptionNumber.Observe) parts.push(`Observe ${decodeUint(value)}`);
     if (number === OptionNumber.Block1 || number === OptionNumber.Block2) {
@@ -140,7 +143,9 @@ function describe(m: Message): string[] {
     if (isUtf8(m.payload)) {
       const text = new TextDecoder().decode(m.payload);
       const preview = text.length > PREVIEW ? `${text.slice(0, PREVIEW)}…` : text;
-      parts.push(`${JSON.stringify(preview)}${text.length > PREVIEW ? ` (${m.payload.length} B)` : ""}`);
+      parts.push(
+        `${printable(JSON.stringify(preview))}${text.length > PREVIEW ? ` (${m.payload.length} B)` : ""}`,
+      );
     } else {
       parts.push(`${m.payload.length} B binary`);
     }

@@ -7,6 +7,7 @@ import type { TraceEvent } from "../endpoint/trace.ts";
 import { addressKey } from "../transport/transport.ts";
 import { describeOptionValue } from "./describe_option.ts";
 import { bytesToHex } from "./hex.ts";
+import { printable } from "./printable.ts";
 
 const PREVIEW = 40;
 
@@ -55,7 +56,7 @@ export function formatTraceLine(event: TraceEvent, start: number): string {
     parts.push(
       text === undefined
         ? `payload ${m.payload.length} bytes`
-        : `payload ${JSON.stringify(text)}${m.payload.length > PREVIEW ? "…" : ""}`,
+        : `payload ${printable(JSON.stringify(text))}${m.payload.length > PREVIEW ? "…" : ""}`,
     );
   }
   if (event.retransmission) parts.push(`(retransmission ${event.retransmission})`);

@@ -1,0 +1,120 @@
+/**
+ * What the server makes of a request's options before it looks for a
+ * resource (RFC 7252 §5.4): the ones it refuses, the ones it ignores, and the
+ * Uri-Path and Uri-Query they leave.
+ * @module
+ */
+import { Code } from "../message/code.ts";
+import { type CoapOption, getOption, getOptions, type Message } from "../message/message.ts";
+import { isCritical, optionInfo, optionName, OptionNumber } from "../message/option.ts";
+import { decodeBlock, decodeString } from "../message/option_value.ts";
+import type { Outgoing } from "../endpoint/endpoint.ts";
+import { errorMessage } from "./responses.ts";
+
+/** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
+const UNDERSTOOD = new Set<number>([
+  OptionNumber.UriHost,
+  OptionNumber.UriPort,
+  OptionNumber.UriPath,
+  OptionNumber.UriQuery,
+  OptionNumber.Accept,
+  OptionNumber.Block1,
+  OptionNumber.Block2,
+]);
+const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
+/** RFC 7959 §2.2: SZX 7 is reserved (BERT uses it, over TCP only: RFC 8323 §6). */
+const RESERVED_SZX = 7;
+
+/** A request's options as the server takes them: a refusal to send, or what to serve. */
+export type OptionCheck =
+  | { readonly refusal: Outgoing }
+  | {
+    /** The request without the elective option occurrences the server ignores. */
+    readonly message: Message;
+    /** Uri-Path segments, decoded. */
+    readonly path: string[];
+    /** Uri-Query entries, decoded. */
+    readonly query: string[];
+  };
+
+/**
+ * Checks a request's options. Refused: Proxy-Uri/Proxy-Scheme (5.05, §5.7.2); a critical option this server
+ * does not act on, or one with a value length outside its definition or repeated when it is not repeatable
+ * (4.02: §5.4.1, §5.4.3, §5.4.5 treat both like an unrecognized option); Block1 or Block2 with the reserved
+ * SZX 7 (4.00, RFC 7959 §2.2); Uri-Path or Uri-Query that is not UTF-8 (4.00, §3.2). An elective option
+ * with such a length, or repeated, is ignored instead (§5.4.1): of the occurrences of a non-repeatable one,
+ * the first in the message is the option and every later one is supernumerary, and a first one of the wrong
+ * length leaves the option absent. When several options are wrong, the first in the message answers.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Code, encodeUint, type Message, OptionNumber, Type } from "../mod.ts";
+ * import { checkOptions } from "./option_checks.ts";
+ * const get = (options: Message["options"]): Message => ({
+ *   type: Type.CON,
+ *   code: Code.Get,
+ *   messageId: 1,
+ *   token: new Uint8Array(),
+ *   options,
+ *   payload: new Uint8Array(),
+ * });
+ * // Accept twice: a critical option repeated, 4.02.
+ * const accept = { number: OptionNumber.Accept, value: encodeUint(50) };
+ * const refused = checkOptions(get([accept, accept]));
+ * assert.ok("refusal" in refused && refused.refusal.code === Code.BadOption);
+ * // A 4-byte Observe: an elective option too long, ignored.
+ * const observe = { number: OptionNumber.Observe, value: new Uint8Array(4) };
+ * const served = checkOptions(get([observe]));
+ * assert.ok("message" in served && served.message.options.length === 0);
+ * ```
+ */
+export function checkOptions(message: Message): OptionCheck {
+  const seen = new Set<number>();
+  const kept: CoapOption[] = [];
+  for (const option of message.options) {
+    const fault = faultOf(option, seen.has(option.number));
+    seen.add(option.number);
+    if (fault !== undefined) {
+      if (isCritical(option.number)) return { refusal: errorMessage(message.token, Code.BadOption, fault) };
+      continue;
+    }
+    if (PROXY_OPTIONS.has(option.number)) {
+      return { refusal: errorMessage(message.token, Code.ProxyingNotSupported) };
+    }
+    if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
+      return {
+        refusal: errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`),
+      };
+    }
+    kept.push(option);
+  }
+  const checked = kept.length === message.options.length ? message : { ...message, options: kept };
+  for (const number of [OptionNumber.Block1, OptionNumber.Block2]) {
+    const block = getOption(checked, number);
+    if (block !== undefined && decodeBlock(block).szx === RESERVED_SZX) {
+      const diagnostic = `${optionName(number)} SZX 7 is reserved`;
+      return { refusal: errorMessage(message.token, Code.BadRequest, diagnostic) };
+    }
+  }
+  try {
+    return {
+      message: checked,
+      path: getOptions(checked, OptionNumber.UriPath).map(decodeString),
+      query: getOptions(checked, OptionNumber.UriQuery).map(decodeString),
+    };
+  } catch {
+    return { refusal: errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8") };
+  }
+}
+
+/** Why an occurrence of a known option breaks its definition, or undefined when it does not. */
+function faultOf(option: CoapOption, repeated: boolean): string | undefined {
+  const info = optionInfo(option.number);
+  if (info === undefined) return undefined;
+  if (repeated && !info.repeatable) return `${info.name} (option ${info.number}) is not repeatable`;
+  const length = option.value.length;
+  if (length < info.minLength || length > info.maxLength) {
+    return `${info.name} (option ${info.number}) has ${length} bytes (${info.minLength}-${info.maxLength} allowed)`;
+  }
+  return undefined;
+}
