@@ -39,6 +39,7 @@ const UNDERSTOOD = new Set<number>([
   OptionNumber.Block2,
 ]);
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
+const BLOCK_OPTIONS = new Set<number>([OptionNumber.Block1, OptionNumber.Block2]);
 
 /**
  * The message layer's tables for a server (see DEFAULT_LIMITS for the rule): 8,192 peers; 65,536 strict
@@ -274,13 +275,20 @@ export class CoapServer {
     );
   }
 
-  /** 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7). */
+  /**
+   * 4.02 for critical options this server does not act on, 5.05 for proxy requests (RFC 7252 §5.4.1, §5.7),
+   * 4.00 for a reserved block size (RFC 7959 §2.2).
+   */
   #refuseOptions(inbound: Inbound): Outgoing | undefined {
     const { message } = inbound;
     for (const option of message.options) {
       if (PROXY_OPTIONS.has(option.number)) return errorMessage(message.token, Code.ProxyingNotSupported);
       if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
         return errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`);
+      }
+      // RFC 7959 §2.2: SZX 7 is reserved and MUST lead to 4.00 Bad Request in a request.
+      if (BLOCK_OPTIONS.has(option.number) && ((option.value.at(-1) ?? 0) & 7) === 7) {
+        return errorMessage(message.token, Code.BadRequest, "block size 2048 (SZX 7) is reserved");
       }
     }
     return undefined;
