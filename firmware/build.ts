@@ -4,11 +4,12 @@
  * embeds the SHA-256 of the .wasm it translated, and prints flash and RAM use
  * against the budget (the link itself fails when over: 400 KiB of RAM unless
  * told otherwise, 4 MiB of code). Output in build/firmware/: firmware.elf, and
- * flash.bin, the 32 MiB pflash image QEMU boots from.
+ * flash.bin, the 32 MiB pflash image QEMU boots from; and the generated
+ * headers (c_headers.ts) the sources include: layout.h and coap_numbers.h.
  * @module
  */
 import { parseArgs } from "node:util";
-import * as layout from "../core-as/layout.ts";
+import { coapNumbersHeader, layoutHeader } from "./c_headers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const out = `${root}build/firmware`;
@@ -72,14 +73,6 @@ function missingTools(): string[] {
   return missing;
 }
 
-/** layout.ts's numbers as C #defines: one source for both sides of the boundary. */
-function layoutHeader(): string {
-  const lines = Object.entries(layout).map(([name, value]) => `#define ${name} ${value}u`);
-  return `/* Generated from core-as/layout.ts by firmware/build.ts. */\n#ifndef LAYOUT_H\n#define LAYOUT_H\n${
-    lines.join("\n")
-  }\n#endif\n`;
-}
-
 const { values } = parseArgs({
   args: Deno.args,
   options: { "ram-budget-kib": { type: "string", default: "400" } },
@@ -103,6 +96,7 @@ const sha256 = Array.from(
   .join("");
 await run("wasm2c", [`${root}src/core/core.wasm`, "-o", `${out}/core.c`]);
 await Deno.writeTextFile(`${out}/layout.h`, layoutHeader());
+await Deno.writeTextFile(`${out}/coap_numbers.h`, coapNumbersHeader());
 await Deno.copyFile(WASM_RT_HEADER, `${out}/wasm-rt.h`);
 await Deno.writeTextFile(`${out}/core_sha256.c`, `const char CORE_WASM_SHA256[] = "${sha256}";\n`);
 const elf = `${out}/firmware.elf`;
