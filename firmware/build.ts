@@ -26,9 +26,13 @@ const SOURCES = [
   "start.S",
   "main.c",
   "sensor_node.c",
-  "coap_simple.c",
-  "coap_link.c",
+  "coap_loop.c",
+  "coap_server.c",
+  "coap_block2.c",
+  "coap_observe.c",
   "coap_client.c",
+  "coap_link.c",
+  "coap_option.c",
   "core_glue.c",
   "slipmux.c",
   "ipv4_udp.c",
@@ -137,7 +141,11 @@ console.log(
     kib(text)
   }, data to copy ${kib(data)}`,
 );
+// The linear memory's size is the runtime's (wasm_rt_static.h), not the module's: read it from there.
+const pages = Number(
+  /#define LINEAR_MEMORY_PAGES (\d+)u/.exec(await Deno.readTextFile(`${root}firmware/wasm_rt_static.h`))?.[1],
+);
 console.log(
   `RAM in use ${kib(data + bss)} of ${kib(ramBudgetKib * 1024)}: data ${kib(data)}, bss ${kib(bss)} ` +
-    `(incl. the 128 KiB WASM linear memory, the 16 KiB stack and 256 B of settings)`,
+    `(incl. the ${pages * 64} KiB WASM linear memory, the 16 KiB stack and 256 B of settings)`,
 );

@@ -6,6 +6,7 @@
    cut to the Block2 block asked for (RFC 7959) and given Observe (RFC 7641,
    coap_observe.c). The link layer chooses the message type and Message ID. */
 #include <string.h>
+#include "coap_block2.h"
 #include "coap_numbers.h"
 #include "coap_observe.h"
 #include "coap_server.h"
@@ -13,8 +14,6 @@
 #include "text.h"
 
 #define MAX_PATH 64u
-/* SZX 6: 1024-byte blocks, the largest RFC 7959 allows outside BERT (src/server/blockwise.ts). */
-#define DEFAULT_BLOCK_SZX 6u
 /* RFC 7959 §2.2: SZX 7 is reserved and MUST lead to 4.00 in a request. */
 #define RESERVED_SZX 7u
 
@@ -34,10 +33,7 @@ typedef struct {
   const coap_message *asked;
   int resource;
   int observer;
-  int has_block2;
-  uint32_t block2_num;
-  uint32_t block2_szx;
-  int has_size2;
+  block2_request block2;
   int32_t accept;
   int responded;
 } request_context;
@@ -113,13 +109,6 @@ static int resource_for(const coap_message *request) {
 
 static int is_success(uint8_t code) { return (code >> 5) == 2; }
 
-/* A 4-byte FNV-1a hash of the representation, as src/server/blockwise.ts makes its ETag. */
-static void etag_of(const uint8_t *payload, uint32_t length, uint8_t out[4]) {
-  uint32_t hash = 0x811c9dc5u;
-  for (uint32_t i = 0; i < length; i++) hash = (hash ^ payload[i]) * 0x01000193u;
-  for (uint32_t i = 0; i < 4; i++) out[i] = (uint8_t)(hash >> (24 - 8 * i));
-}
-
 int coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t code, int32_t content_format,
                        const char *payload, uint32_t length) {
   /* The context names what is answered; the arguments are coap-simple's shape. */
@@ -127,48 +116,29 @@ int coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t code, i
   (void)packet;
   if (context.asked == 0 || context.responded) return 0;
   context.responded = 1;
-  coap_message response = {0};
-  const uint8_t *body = (const uint8_t *)payload;
   /* RFC 7252 §5.10.4: a representation in another format than the one asked for is not acceptable. */
   if (context.accept >= 0 && is_success(code) && content_format >= 0 && content_format != context.accept) {
     code = COAP_CODE_NOT_ACCEPTABLE;
     content_format = COAP_NO_FORMAT;
     length = 0;
   }
-  uint8_t format[2], block[3], size2[4], etag[4], observe[3], max_age[1];
+  coap_message response = {0};
+  response.code = code;
+  response.payload = (const uint8_t *)payload;
+  response.payload_length = length;
+  uint8_t format[2], observe[3], max_age[1];
   if (content_format >= 0) {
-    coap_add_option(&response, COAP_OPTION_CONTENT_FORMAT, format, coap_uint_bytes((uint32_t)content_format, format));
+    coap_add_option(&response, COAP_OPTION_CONTENT_FORMAT, format,
+                    coap_uint_bytes((uint32_t)content_format, format));
   }
-  /* RFC 7959 §2.4: the block asked for, or the first when the answer is larger than a block. */
-  uint32_t szx = context.has_block2 && context.block2_szx < DEFAULT_BLOCK_SZX ? context.block2_szx : DEFAULT_BLOCK_SZX;
-  uint32_t size = 16u << szx;
-  if (is_success(code) && (context.has_block2 || length > size)) {
-    uint32_t num = context.has_block2 ? context.block2_num : 0;
-    uint32_t start = num * size;
-    if (start >= length && !(start == 0 && length == 0)) {
-      code = COAP_CODE_BAD_OPTION;
-      response.option_count = 0;
-      body = (const uint8_t *)"block beyond the end";
-      length = strlen((const char *)body);
-    } else {
-      uint32_t more = start + size < length;
-      coap_add_option(&response, COAP_OPTION_BLOCK2, block, coap_uint_bytes(num << 4 | more << 3 | szx, block));
-      if (num == 0 || context.has_size2) coap_add_option(&response, COAP_OPTION_SIZE2, size2, coap_uint_bytes(length, size2));
-      /* RFC 7959 §2.4: an ETag lets the client tell blocks of one representation from another's. */
-      etag_of(body, length, etag);
-      coap_add_option(&response, COAP_OPTION_ETAG, etag, sizeof etag);
-      body += start;
-      length = more ? size : length - start;
-    }
-  }
-  if (context.observer >= 0 && is_success(code)) {
+  block2_values block_values;
+  block2_slice(&response, &context.block2, &block_values);
+  if (context.observer >= 0 && is_success(response.code)) {
     uint32_t sequence = observe_sequence((uint8_t)context.resource);
     coap_add_option(&response, COAP_OPTION_OBSERVE, observe, coap_uint_bytes(sequence, observe));
-    coap_add_option(&response, COAP_OPTION_MAX_AGE, max_age, coap_uint_bytes(OBSERVE_DEFAULT_MAX_AGE, max_age));
+    coap_add_option(&response, COAP_OPTION_MAX_AGE, max_age,
+                    coap_uint_bytes(OBSERVE_DEFAULT_MAX_AGE, max_age));
   }
-  response.code = code;
-  response.payload = body;
-  response.payload_length = length;
   if (context.request == 0) {
     observe_notify(context.observer, resources[context.resource].con_every, &response);
     return 1;
@@ -177,15 +147,15 @@ int coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t code, i
   memcpy(response.token, context.asked->token, response.token_length);
   int sent = link_respond(context.request, &response);
   /* RFC 7641 §3.2: an error response ends the observation (or never starts it). */
-  if (context.observer >= 0 && !is_success(code)) {
+  if (context.observer >= 0 && !is_success(response.code)) {
     observe_forget(context.observer, "observation ended by error response ");
   }
   return sent;
 }
 
 static void answer_error(uint8_t code, const char *diagnostic) {
-  coap_send_response(context.request ? context.request->from : (udp_peer){0}, context.asked, code, COAP_NO_FORMAT,
-                     diagnostic, strlen(diagnostic));
+  udp_peer to = context.request ? context.request->from : (udp_peer){0};
+  coap_send_response(to, context.asked, code, COAP_NO_FORMAT, diagnostic, strlen(diagnostic));
 }
 
 static void begin(const link_event *request, const coap_message *asked) {
@@ -269,11 +239,9 @@ void server_request(const link_event *request) {
   const coap_option *block2 = coap_find_option(message, COAP_OPTION_BLOCK2);
   if (block2) {
     uint32_t value = coap_uint_value(block2);
-    context.has_block2 = 1;
-    context.block2_num = value >> 4;
-    context.block2_szx = value & 7;
+    context.block2 = (block2_request){1, value >> 4, value & 7, 0};
   }
-  context.has_size2 = coap_find_option(message, COAP_OPTION_SIZE2) != 0;
+  context.block2.size2_asked = coap_find_option(message, COAP_OPTION_SIZE2) != 0;
   int index = resource_for(message);
   if (index < 0) {
     answer_error(COAP_CODE_NOT_FOUND, "");
