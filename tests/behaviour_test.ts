@@ -60,6 +60,8 @@ interface Target {
   /** The server's bound on strict dedup entries for one peer. */
   readonly strictPerPeer: number;
   observers(): Promise<number>;
+  /** Makes /temperature notify its observers soon (the device does so by itself every 2 s). */
+  change(): void;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ function denoTarget(): Target {
     port: server.address.port,
     strictPerPeer: SERVER_LIMITS.strictPerPeer!,
     observers: () => Promise.resolve(server.observerCount),
+    change: () => demo.temperature.changed(),
     stop: () => {
       server.close();
       demo.stop();
@@ -85,6 +88,7 @@ async function deviceTarget(): Promise<Target> {
     port: device.bridge.address.port,
     strictPerPeer: 16,
     observers: async () => JSON.parse(text((await client.get(`${device.url}/fw`)).payload)).observers,
+    change: () => {},
     stop: async () => {
       client.close();
       await device.stop();
@@ -445,6 +449,42 @@ const CASES: Case[] = [
       assert.equal(deregistered.code, Code.Content);
       assert.equal(getOption(deregistered, OptionNumber.Observe), undefined);
       assert.equal(await target.observers(), 0);
+    },
+  },
+  {
+    name: "an RST to a NON notification ends the observation (RFC 7641 §3.6)",
+    async run(peer, target) {
+      const token = Uint8Array.of(0x0b, 0x5f);
+      const register = request(Code.Get, [
+        { number: OptionNumber.Observe, value: EMPTY },
+        ...path("temperature"),
+      ], {
+        token,
+      });
+      assert.ok(getOption(await peer.exchange(register), OptionNumber.Observe));
+      target.change();
+      // The first notification is NON on both (every 5th is CON), under the registration's token.
+      const bytes = await peer.next((bytes) => sameBytes(decode(bytes).token, token));
+      assert.ok(bytes, "no notification within 3 s");
+      const notification = decode(bytes);
+      assert.equal(notification.type, Type.NON);
+      assert.equal(notification.code, Code.Content);
+      assert.ok(getOption(notification, OptionNumber.Observe));
+      await peer.send({
+        ...notification,
+        type: Type.RST,
+        code: Code.Empty,
+        token: EMPTY,
+        options: [],
+        payload: EMPTY,
+      });
+      // Nothing answers an RST: poll until the server has taken it in.
+      let observers = await target.observers();
+      for (let waited = 0; observers !== 0 && waited < ANSWER_WITHIN_MS; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        observers = await target.observers();
+      }
+      assert.equal(observers, 0);
     },
   },
   {
