@@ -4,11 +4,12 @@
  * embeds the SHA-256 of the .wasm it translated, and prints flash and RAM use
  * against the budget (the link itself fails when over: 400 KiB of RAM unless
  * told otherwise, 4 MiB of code). Output in build/firmware/: firmware.elf, and
- * flash.bin, the 32 MiB pflash image QEMU boots from.
+ * flash.bin, the 32 MiB pflash image QEMU boots from; and the generated
+ * headers (c_headers.ts) the sources include: layout.h and coap_numbers.h.
  * @module
  */
 import { parseArgs } from "node:util";
-import * as layout from "../core-as/layout.ts";
+import { coapNumbersHeader, layoutHeader } from "./c_headers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const out = `${root}build/firmware`;
@@ -25,9 +26,13 @@ const SOURCES = [
   "start.S",
   "main.c",
   "sensor_node.c",
-  "coap_simple.c",
-  "coap_link.c",
+  "coap_loop.c",
+  "coap_server.c",
+  "coap_block2.c",
+  "coap_observe.c",
   "coap_client.c",
+  "coap_link.c",
+  "coap_option.c",
   "core_glue.c",
   "slipmux.c",
   "ipv4_udp.c",
@@ -72,14 +77,6 @@ function missingTools(): string[] {
   return missing;
 }
 
-/** layout.ts's numbers as C #defines: one source for both sides of the boundary. */
-function layoutHeader(): string {
-  const lines = Object.entries(layout).map(([name, value]) => `#define ${name} ${value}u`);
-  return `/* Generated from core-as/layout.ts by firmware/build.ts. */\n#ifndef LAYOUT_H\n#define LAYOUT_H\n${
-    lines.join("\n")
-  }\n#endif\n`;
-}
-
 const { values } = parseArgs({
   args: Deno.args,
   options: { "ram-budget-kib": { type: "string", default: "400" } },
@@ -103,6 +100,7 @@ const sha256 = Array.from(
   .join("");
 await run("wasm2c", [`${root}src/core/core.wasm`, "-o", `${out}/core.c`]);
 await Deno.writeTextFile(`${out}/layout.h`, layoutHeader());
+await Deno.writeTextFile(`${out}/coap_numbers.h`, coapNumbersHeader());
 await Deno.copyFile(WASM_RT_HEADER, `${out}/wasm-rt.h`);
 await Deno.writeTextFile(`${out}/core_sha256.c`, `const char CORE_WASM_SHA256[] = "${sha256}";\n`);
 const elf = `${out}/firmware.elf`;
@@ -143,7 +141,11 @@ console.log(
     kib(text)
   }, data to copy ${kib(data)}`,
 );
+// The linear memory's size is the runtime's (wasm_rt_static.h), not the module's: read it from there.
+const pages = Number(
+  /#define LINEAR_MEMORY_PAGES (\d+)u/.exec(await Deno.readTextFile(`${root}firmware/wasm_rt_static.h`))?.[1],
+);
 console.log(
   `RAM in use ${kib(data + bss)} of ${kib(ramBudgetKib * 1024)}: data ${kib(data)}, bss ${kib(bss)} ` +
-    `(incl. the 128 KiB WASM linear memory, the 16 KiB stack and 256 B of settings)`,
+    `(incl. the ${pages * 64} KiB WASM linear memory, the 16 KiB stack and 256 B of settings)`,
 );

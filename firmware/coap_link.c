@@ -1,50 +1,54 @@
-/* The message layer: everything that knows Message IDs. Requests and
-   responses are handed up to coap_simple.c and coap_client.c, which know
-   tokens. */
+/* The message layer host: a switch over the core's verdict for each
+   datagram, plus the I/O and the storage the core leaves to its host (reply
+   bytes, CON bytes, peer addresses), as src/endpoint/endpoint.ts does for
+   Deno. */
 #include <string.h>
 #include "clock.h"
 #include "coap_link.h"
+#include "coap_numbers.h"
+#include "layout.h"
 #include "random.h"
 #include "slipmux.h"
 #include "text.h"
 #include "uart.h"
 
-#define MAX_PEERS 16u
-#define RETRANSMIT_SLOTS 32u
-#define DEDUP_SLOTS 64u
-#define REPLY_CACHE 8u
-
+/* A CON in flight, by the core's retransmit slot. */
 typedef struct {
-  udp_peer address;
-  uint32_t last_used;
-  /* Bumped when the entry goes to a new peer, so the core's dedup and retransmission keys of the old one
-     (which live up to EXCHANGE_LIFETIME) never match the newcomer. */
-  uint32_t generation;
-} peer_entry;
-
-/* A CON in flight, kept by the core's slot number for retransmission. */
-typedef struct {
-  outgoing_kind kind;
-  uint8_t peer;
-  uint8_t owner;
-  uint16_t mid;
+  int used;
+  link_owner owner;
+  /* The handle the layers above know it by (see next_handle). */
+  int32_t handle;
+  int32_t peer;
+  uint16_t message_id;
   uint16_t length;
-  uint8_t bytes[STORED_MESSAGE];
+  uint8_t bytes[LINK_STORED_MESSAGE];
 } outgoing;
 
+/* The answer to a remembered message, by the core's dedup handle (RFC 7252 §4.5: a duplicate CON gets it
+   again). Length 0: none yet. */
 typedef struct {
-  uint8_t peer;
-  uint16_t mid;
   uint16_t length;
-  uint8_t bytes[STORED_MESSAGE];
-} cached_reply;
+  uint8_t bytes[LINK_STORED_MESSAGE];
+} kept_reply;
 
-static peer_entry peers[MAX_PEERS];
-static outgoing in_flight[RETRANSMIT_SLOTS];
-static cached_reply replies[REPLY_CACHE];
-static uint32_t reply_next;
-static uint16_t next_mid;
+/* The address of each peer entry, refreshed whenever the core gives an entry to a new occupant. */
+static udp_peer addresses[CORE_PEERS];
+static outgoing in_flight[CORE_RETRANSMIT_SLOTS];
+static kept_reply replies[CORE_DEDUP_HANDLES];
+static link_owner non_owner[CORE_NON_HANDLES];
+/* Give-ups found by the last core_due, reported one link_poll at a time. */
+static struct {
+  int32_t handle;
+  link_owner owner;
+} timed_out[CORE_RETRANSMIT_SLOTS];
+static uint32_t timed_out_count, timed_out_next;
+/* Exchange handles are the slot plus a multiple of the slot count that changes with every CON: the core
+   frees a slot at give-up, so a CON sent before that give-up is reported may reuse the slot, and its
+   handle must still differ from the one given up. */
+static uint32_t handle_serial;
+static uint8_t packet_in[SLIPMUX_MAX_FRAME];
 static uint8_t packet_out[SLIPMUX_MAX_FRAME];
+static uint8_t datagram_out[COAP_MAX_DATAGRAM];
 
 void link_log(const char *what, uint32_t value) {
   char buffer[96];
@@ -54,221 +58,287 @@ void link_log(const char *what, uint32_t value) {
   slipmux_send_diagnostic(buffer);
 }
 
-uint16_t link_new_mid(void) { return next_mid++; }
-
-udp_peer link_address(uint8_t peer) { return peers[peer].address; }
-
-void link_send(uint8_t peer, const uint8_t *bytes, uint32_t length) {
-  uint32_t packet_length = ipv4_udp_build(peers[peer].address, bytes, length, packet_out);
-  slipmux_send_packet(packet_out, packet_length);
+void link_start(uint32_t seed) {
+  core_start();
+  core_seed(seed);
 }
 
-void link_send_empty(uint8_t peer, uint8_t type, uint16_t mid) {
-  uint8_t bytes[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(mid >> 8), (uint8_t)mid};
-  link_send(peer, bytes, sizeof bytes);
+static void send_to(udp_peer to, const uint8_t *bytes, uint32_t length) {
+  slipmux_send_packet(packet_out, ipv4_udp_build(to, bytes, length, packet_out));
 }
 
-static int peer_in_use(uint8_t index) {
-  for (uint32_t i = 0; i < RETRANSMIT_SLOTS; i++) {
-    if (in_flight[i].kind != OUT_FREE && in_flight[i].peer == index) return 1;
+static void send_empty(udp_peer to, uint8_t type, uint16_t message_id) {
+  uint8_t bytes[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(message_id >> 8), (uint8_t)message_id};
+  send_to(to, bytes, sizeof bytes);
+}
+
+static kept_reply *kept_reply_of(int32_t handle) {
+  return handle >= 0 && handle < (int32_t)CORE_DEDUP_HANDLES ? &replies[handle] : 0;
+}
+
+static void keep_reply(int32_t handle, const uint8_t *bytes, uint32_t length) {
+  kept_reply *kept = kept_reply_of(handle);
+  if (kept == 0) return;
+  if (length > LINK_STORED_MESSAGE) {
+    /* Too large to keep: a duplicate of this CON will get no answer. */
+    link_log("reply too large to keep for duplicates, bytes ", length);
+    length = 0;
   }
-  return server_uses_peer(index) || client_uses_peer(index);
+  kept->length = (uint16_t)length;
+  if (length > 0) memcpy(kept->bytes, bytes, length);
 }
 
-/* A new peer takes the least recently used entry nothing refers to any more. */
-uint8_t link_peer(udp_peer address) {
-  int oldest = -1;
-  for (uint32_t i = 0; i < MAX_PEERS; i++) {
-    if (peers[i].address.port == address.port && memcmp(peers[i].address.ip, address.ip, 4) == 0) {
-      peers[i].last_used = clock_ms();
-      return (uint8_t)i;
-    }
-  }
-  for (uint32_t i = 0; i < MAX_PEERS; i++) {
-    if (peers[i].address.port == 0) {
-      oldest = (int)i;
-      break;
-    }
-    if (peer_in_use((uint8_t)i)) continue;
-    if (oldest < 0 || (int32_t)(peers[i].last_used - peers[oldest].last_used) < 0) oldest = (int)i;
-  }
-  if (oldest < 0) return NO_PEER;
-  if (peers[oldest].address.port != 0) peers[oldest].generation++;
-  for (uint32_t i = 0; i < REPLY_CACHE; i++) {
-    if (replies[i].peer == (uint8_t)oldest) replies[i].length = 0;
-  }
-  peers[oldest].address = address;
-  peers[oldest].last_used = clock_ms();
-  return (uint8_t)oldest;
+/* The core gave `peer` to a new occupant: what was kept for the old one's safe window goes. */
+static void adopt_peer(int32_t peer, udp_peer address) {
+  addresses[peer] = address;
+  for (uint32_t i = 0; i < CORE_SAFE_WINDOW; i++) replies[(uint32_t)peer * CORE_SAFE_WINDOW + i].length = 0;
 }
 
-/* The number the core knows a peer entry by: never 0 (the boot self-test's), and new for each occupant. */
-static uint32_t core_peer(uint8_t index) { return (peers[index].generation << 8) + index + 1u; }
-
-uint32_t coap_uint_value(const coap_option *option) {
-  uint32_t value = 0;
-  for (uint32_t i = 0; i < option->length && i < 4; i++) value = (value << 8) | option->value[i];
-  return value;
+int32_t link_peer(udp_peer address) {
+  int is_new = 0;
+  int32_t peer = core_peer_for(address.ip, sizeof address.ip, address.port, clock_ms(), &is_new);
+  if (peer >= 0 && is_new) adopt_peer(peer, address);
+  return peer;
 }
 
-uint32_t coap_uint_bytes(uint32_t value, uint8_t *out) {
-  uint32_t length = value > 0xFFFFFF ? 4 : value > 0xFFFF ? 3 : value > 0xFF ? 2 : value > 0 ? 1 : 0;
-  for (uint32_t i = 0; i < length; i++) out[i] = (uint8_t)(value >> (8 * (length - 1 - i)));
+udp_peer link_address(int32_t peer) { return addresses[peer]; }
+
+void link_hold(int32_t peer, int32_t delta) { core_peer_hold(peer, delta); }
+
+int link_next_deadline(uint32_t *deadline) { return core_next_deadline(deadline); }
+
+/* Encodes into datagram_out; the length, or -1 (logged). */
+static int32_t encode(const coap_message *message) {
+  int32_t length = core_encode(message, datagram_out, sizeof datagram_out);
+  if (length < 0) link_log("encode failed, error ", (uint32_t)-length);
   return length;
 }
 
-const coap_option *coap_find_option(const coap_packet *packet, uint16_t number) {
-  for (uint32_t i = 0; i < packet->option_count; i++) {
-    if (packet->options[i].number == number) return &packet->options[i];
+/* An ACK or RST answering an inbound CON, kept under its dedup handle. */
+static int reply(const link_event *inbound, const coap_message *message) {
+  int32_t length = encode(message);
+  if (length < 0) return 0;
+  send_to(inbound->from, datagram_out, (uint32_t)length);
+  keep_reply(inbound->handle, datagram_out, (uint32_t)length);
+  return 1;
+}
+
+static void reply_empty(const link_event *inbound, uint8_t type) {
+  coap_message message = {0};
+  message.type = type;
+  message.message_id = inbound->message.message_id;
+  reply(inbound, &message);
+}
+
+/* A NON to `to`; its Message ID, or -1. Without a peer entry the ID need only differ from recent ones. */
+static int32_t send_non_to(int32_t peer, udp_peer to, coap_message *message) {
+  int32_t message_id =
+      peer < 0 ? (int32_t)(random_next() & 0xFFFF) : core_allocate_message_id(peer, clock_ms());
+  if (message_id < 0) return -1;
+  message->type = COAP_TYPE_NON;
+  message->message_id = (uint16_t)message_id;
+  int32_t length = encode(message);
+  if (length < 0) return -1;
+  send_to(to, datagram_out, (uint32_t)length);
+  return message_id;
+}
+
+int link_respond(const link_event *request, coap_message *response) {
+  if (request->message.type == COAP_TYPE_CON) {
+    response->type = COAP_TYPE_ACK;
+    response->message_id = request->message.message_id;
+    return reply(request, response);
   }
-  return 0;
+  return send_non_to(request->peer, request->from, response) >= 0;
 }
 
-void link_cache_reply(uint8_t peer, uint16_t mid, const uint8_t *bytes, uint32_t length) {
-  if (length > STORED_MESSAGE) return;
-  cached_reply *slot = &replies[reply_next++ % REPLY_CACHE];
-  slot->peer = peer;
-  slot->mid = mid;
-  slot->length = (uint16_t)length;
-  memcpy(slot->bytes, bytes, length);
+void link_acknowledge(const link_event *inbound) {
+  if (inbound->message.type == COAP_TYPE_CON) reply_empty(inbound, COAP_TYPE_ACK);
 }
 
-static const cached_reply *find_reply(uint8_t peer, uint16_t mid) {
-  for (uint32_t i = 0; i < REPLY_CACHE; i++) {
-    if (replies[i].length > 0 && replies[i].peer == peer && replies[i].mid == mid) return &replies[i];
+void link_reset(const link_event *inbound) { reply_empty(inbound, COAP_TYPE_RST); }
+
+int32_t link_send_non(int32_t peer, coap_message *message, link_owner owner) {
+  if (peer < 0) return -1;
+  int32_t message_id = send_non_to(peer, addresses[peer], message);
+  if (message_id < 0) return -1;
+  int32_t handle = core_record_non(peer, (uint16_t)message_id, clock_ms());
+  if (handle >= 0 && handle < (int32_t)CORE_NON_HANDLES) non_owner[handle] = owner;
+  return handle;
+}
+
+static outgoing *outgoing_of(int32_t handle) {
+  if (handle < 0) return 0;
+  outgoing *entry = &in_flight[(uint32_t)handle % CORE_RETRANSMIT_SLOTS];
+  return entry->used && entry->handle == handle ? entry : 0;
+}
+
+/* Gives `message` a fresh Message ID for a CON to `peer` and encodes it; the length, or -1. */
+static int32_t prepare_con(int32_t peer, coap_message *message) {
+  int32_t message_id = core_allocate_message_id(peer, clock_ms());
+  if (message_id < 0) return -1;
+  message->type = COAP_TYPE_CON;
+  message->message_id = (uint16_t)message_id;
+  int32_t length = encode(message);
+  if ((uint32_t)length > LINK_STORED_MESSAGE) {
+    if (length > 0) link_log("CON too large to keep for retransmission, bytes ", (uint32_t)length);
+    return -1;
   }
-  return 0;
+  return length;
 }
 
-static void keep(int32_t slot, uint8_t peer, uint16_t mid, const uint8_t *bytes, uint32_t length) {
-  outgoing *entry = &in_flight[slot];
-  entry->peer = peer;
-  entry->mid = mid;
+static void keep_con(outgoing *entry, uint16_t message_id, uint32_t length) {
+  entry->message_id = message_id;
   entry->length = (uint16_t)length;
-  memcpy(entry->bytes, bytes, length);
+  memcpy(entry->bytes, datagram_out, length);
 }
 
-int link_track(uint8_t peer, uint16_t mid, outgoing_kind kind, uint8_t owner, const uint8_t *bytes,
-               uint32_t length) {
-  if (length > STORED_MESSAGE) return 0;
-  int32_t slot = core_schedule(core_peer(peer), mid, clock_ms());
-  if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS) return 0;
-  in_flight[slot].kind = kind;
-  in_flight[slot].owner = owner;
-  keep(slot, peer, mid, bytes, length);
+int32_t link_send_con(int32_t peer, coap_message *message, link_owner owner) {
+  if (peer < 0) return -1;
+  int32_t length = prepare_con(peer, message);
+  if (length < 0) return -1;
+  int32_t slot = core_schedule(peer, message->message_id, clock_ms());
+  if (slot < 0 || slot >= (int32_t)CORE_RETRANSMIT_SLOTS) return -1;
+  outgoing *entry = &in_flight[slot];
+  handle_serial = (handle_serial + 1) & 0xFFFFu;
+  entry->used = 1;
+  entry->owner = owner;
+  entry->handle = (int32_t)(handle_serial * CORE_RETRANSMIT_SLOTS) + slot;
+  entry->peer = peer;
+  keep_con(entry, message->message_id, (uint32_t)length);
+  send_to(addresses[peer], datagram_out, (uint32_t)length);
+  return entry->handle;
+}
+
+int32_t link_replace_con(int32_t handle, coap_message *message) {
+  outgoing *entry = outgoing_of(handle);
+  if (entry == 0) return -1;
+  int32_t length = prepare_con(entry->peer, message);
+  if (length < 0) return -1;
+  int32_t slot = (int32_t)(entry - in_flight);
+  if (!core_rekey(slot, entry->peer, entry->message_id, message->message_id)) return -1;
+  keep_con(entry, message->message_id, (uint32_t)length);
+  send_to(addresses[entry->peer], datagram_out, (uint32_t)length);
+  return handle;
+}
+
+void link_cancel(int32_t handle) {
+  outgoing *entry = outgoing_of(handle);
+  if (entry == 0) return;
+  core_cancel((int32_t)(entry - in_flight), entry->peer, entry->message_id);
+  entry->used = 0;
+}
+
+/* Retransmits what is due and queues the give-ups (the core has already freed their slots). */
+static void collect_due(uint32_t now) {
+  int32_t slots[CORE_RETRANSMIT_SLOTS];
+  core_event events[CORE_RETRANSMIT_SLOTS];
+  uint32_t count = core_due(now, slots, events);
+  timed_out_count = timed_out_next = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (slots[i] < 0 || slots[i] >= (int32_t)CORE_RETRANSMIT_SLOTS || !in_flight[slots[i]].used) continue;
+    outgoing *entry = &in_flight[slots[i]];
+    if (events[i] == CORE_RETRANSMIT) {
+      link_log("retransmit mid ", entry->message_id);
+      send_to(addresses[entry->peer], entry->bytes, entry->length);
+      continue;
+    }
+    entry->used = 0;
+    timed_out[timed_out_count].handle = entry->handle;
+    timed_out[timed_out_count].owner = entry->owner;
+    timed_out_count++;
+  }
+}
+
+/* An ACK or RST that settled one of our CONs. */
+static int settled(int32_t slot, link_event_kind kind, link_event *event) {
+  if (slot < 0 || slot >= (int32_t)CORE_RETRANSMIT_SLOTS || !in_flight[slot].used) return 0;
+  in_flight[slot].used = 0;
+  event->kind = kind;
+  event->owner = in_flight[slot].owner;
+  event->handle = in_flight[slot].handle;
   return 1;
 }
 
-int link_retrack(uint8_t peer, uint16_t old_mid, uint16_t new_mid, const uint8_t *bytes, uint32_t length) {
-  if (length > STORED_MESSAGE) return 0;
-  int32_t slot = core_rekey(core_peer(peer), old_mid, new_mid);
-  if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS) return 0;
-  keep(slot, peer, new_mid, bytes, length);
-  return 1;
-}
-
-void link_cancel(uint8_t peer, uint16_t mid) {
-  int32_t slot = core_acknowledge(core_peer(peer), mid);
-  if (slot >= 0 && slot < (int32_t)RETRANSMIT_SLOTS) in_flight[slot].kind = OUT_FREE;
-}
-
-/* An ACK or RST: it settles one of our CONs, or (an RST) rejects a NON notification. */
-static void settle(uint8_t peer_index, const coap_packet *packet, udp_peer peer) {
-  int32_t slot = core_acknowledge(core_peer(peer_index), packet->message_id);
-  if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS || in_flight[slot].kind == OUT_FREE) {
-    if (packet->type == COAP_RESET) server_reset(peer_index, packet->message_id);
-    return;
+/* Acts on the core's verdict on one datagram; 1 when it gives the layers above an event. */
+static int receive_datagram(udp_peer from, const uint8_t *bytes, uint32_t length, link_event *event) {
+  core_verdict verdict;
+  core_receive(bytes, length, from.ip, sizeof from.ip, from.port, clock_ms(), &verdict);
+  if (verdict.peer >= 0 && verdict.peer_is_new) adopt_peer(verdict.peer, from);
+  if (!verdict.parsed) link_log("malformed datagram, length ", length);
+  if (verdict.action == ACTION_RESET) {
+    send_empty(from, COAP_TYPE_RST, verdict.message_id);
+    return 0;
   }
-  outgoing *entry = &in_flight[slot];
-  outgoing_kind kind = entry->kind;
-  entry->kind = OUT_FREE;
-  if (kind == OUT_NOTIFICATION) {
-    server_notification_settled(entry->owner, packet->type == COAP_RESET);
-  } else {
-    client_settled(entry->mid, packet, peer);
+  if (!verdict.parsed || verdict.action == ACTION_IGNORE) return 0;
+  if (verdict.action == ACTION_DUPLICATE) {
+    /* RFC 7252 §4.5: a duplicate CON gets the same answer again, once there is one; a NON is dropped. */
+    const kept_reply *kept = kept_reply_of(verdict.handle);
+    if (verdict.type == COAP_TYPE_CON && kept && kept->length > 0) send_to(from, kept->bytes, kept->length);
+    return 0;
   }
-}
-
-static void handle_datagram(udp_peer peer, const uint8_t *bytes, uint32_t length) {
-  uint8_t peer_index = link_peer(peer);
-  if (peer_index == NO_PEER) {
-    link_log("datagram dropped: every peer entry is in use, port ", peer.port);
-    return;
-  }
-  coap_packet packet;
-  int32_t error = core_decode(bytes, length, &packet);
-  if (error != 0) {
-    /* RFC 7252 §4.2/§4.3: a malformed CON is rejected with RST; anything else malformed is ignored. */
-    if (length >= 4 && (bytes[0] >> 6) == 1 && ((bytes[0] >> 4) & 3) == COAP_CON) {
-      link_send_empty(peer_index, COAP_RESET, (uint16_t)((bytes[2] << 8) | bytes[3]));
+  event->from = from;
+  event->peer = verdict.peer;
+  event->handle = verdict.handle;
+  event->message.type = verdict.type;
+  event->message.message_id = verdict.message_id;
+  if (core_message(&event->message) != 0) {
+    link_log("more options than the device keeps, type ", verdict.type);
+    /* A new CON it cannot process is rejected (RFC 7252 §4.2); an ACK or RST still settles its exchange. */
+    if (verdict.action != ACTION_ACKNOWLEDGED && verdict.action != ACTION_EXCHANGE_RESET &&
+        verdict.action != ACTION_NON_RESET) {
+      if (verdict.type == COAP_TYPE_CON) reply_empty(event, COAP_TYPE_RST);
+      return 0;
     }
-    link_log("malformed datagram, error ", (uint32_t)error);
-    return;
   }
-  if (packet.type == COAP_ACK || packet.type == COAP_RESET) {
-    settle(peer_index, &packet, peer);
-    return;
-  }
-  if (packet.code == 0) {
-    /* A CON ping (RFC 7252 §4.3) is answered with RST. */
-    if (packet.type == COAP_CON) link_send_empty(peer_index, COAP_RESET, packet.message_id);
-    return;
-  }
-  if (!core_is_new(core_peer(peer_index), packet.message_id, clock_ms())) {
-    const cached_reply *reply = find_reply(peer_index, packet.message_id);
-    if (reply) {
-      link_send(peer_index, reply->bytes, reply->length);
-    } else if (packet.type == COAP_CON) {
-      link_send_empty(peer_index, COAP_ACK, packet.message_id);
-    }
-    return;
-  }
-  if (packet.code >= 64) {
-    client_response(peer_index, &packet, peer);
-  } else if (packet.code <= 31) {
-    server_request(peer, peer_index, &packet);
-  } else if (packet.type == COAP_CON) {
-    link_send_empty(peer_index, COAP_RESET, packet.message_id);
+  switch (verdict.action) {
+    case ACTION_REQUEST:
+    case ACTION_RESPONSE:
+      /* A new message under this handle: what was kept for the handle's last one goes. */
+      keep_reply(verdict.handle, 0, 0);
+      event->kind = verdict.action == ACTION_REQUEST ? LINK_REQUEST : LINK_RESPONSE;
+      return 1;
+    case ACTION_ACKNOWLEDGED:
+      return settled(verdict.handle, LINK_ACKNOWLEDGED, event);
+    case ACTION_EXCHANGE_RESET:
+      return settled(verdict.handle, LINK_RESET, event);
+    case ACTION_NON_RESET:
+      if (verdict.non_handle < 0 || verdict.non_handle >= (int32_t)CORE_NON_HANDLES) return 0;
+      event->kind = LINK_NON_RESET;
+      event->handle = verdict.non_handle;
+      event->owner = non_owner[verdict.non_handle];
+      return 1;
+    case ACTION_BUSY:
+      event->kind = LINK_BUSY;
+      event->handle = LINK_NO_HANDLE;
+      event->retry_after = verdict.retry_after;
+      return 1;
+    default:
+      return 0;
   }
 }
 
-static void on_retransmission(int32_t slot, core_event event) {
-  if (slot < 0 || slot >= (int32_t)RETRANSMIT_SLOTS || in_flight[slot].kind == OUT_FREE) return;
-  outgoing *entry = &in_flight[slot];
-  if (event == CORE_RETRANSMIT) {
-    link_log("retransmit mid ", entry->mid);
-    link_send(entry->peer, entry->bytes, entry->length);
-    return;
+int link_poll(link_event *event) {
+  if (timed_out_next == timed_out_count) collect_due(clock_ms());
+  if (timed_out_next < timed_out_count) {
+    event->kind = LINK_TIMED_OUT;
+    event->handle = timed_out[timed_out_next].handle;
+    event->owner = timed_out[timed_out_next].owner;
+    event->peer = -1;
+    event->message = (coap_message){0};
+    timed_out_next++;
+    return 1;
   }
-  outgoing_kind kind = entry->kind;
-  entry->kind = OUT_FREE;
-  if (kind == OUT_NOTIFICATION) {
-    server_notification_lost(entry->owner);
-  } else {
-    client_lost(entry->mid);
-  }
-}
-
-void coap_start(uint32_t seed) {
-  core_start(RETRANSMIT_SLOTS, DEDUP_SLOTS);
-  core_seed(seed);
-  next_mid = (uint16_t)random_next();
-}
-
-void coap_loop(uint32_t wake_at) {
-  static uint8_t packet_in[SLIPMUX_MAX_FRAME];
   int byte;
   while ((byte = uart_read()) >= 0) {
     uint32_t length = slipmux_receive((uint8_t)byte, packet_in);
     udp_peer from;
     const uint8_t *payload;
     uint32_t payload_length;
-    if (length > 0 && ipv4_udp_parse(packet_in, length, &from, &payload, &payload_length)) {
-      handle_datagram(from, payload, payload_length);
+    if (length > 0 && ipv4_udp_parse(packet_in, length, &from, &payload, &payload_length) &&
+        receive_datagram(from, payload, payload_length, event)) {
+      return 1;
     }
   }
-  core_due(clock_ms(), on_retransmission);
-  uint32_t deadline;
-  if (core_next_deadline(&deadline) && (int32_t)(deadline - wake_at) < 0) wake_at = deadline;
-  clock_sleep_until(wake_at);
+  return 0;
 }

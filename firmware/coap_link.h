@@ -1,60 +1,82 @@
-/* The device's CoAP message layer, shared by the server side (coap_simple.c)
-   and the client side (coap_client.c): peers, Message IDs, ACK/RST,
-   duplicate detection with cached replies, and CONs kept for retransmission
-   by the core's scheduler. Internal to the firmware's CoAP code. */
+/* The device's CoAP message layer host (RFC 7252 §4): it moves datagrams
+   between the serial link and the core, acts on the core's verdict for each
+   one, keeps the replies for duplicates and the CONs for retransmission, and
+   reports what the layers above must know as events. Everything that knows a
+   Message ID is here or in the core; above it, messages are named by handles:
+   an exchange handle for a CON sent, a recent-NON handle for a NON sent.
+   It knows nothing of resources, tokens or observers. */
 #ifndef COAP_LINK_H
 #define COAP_LINK_H
 #include <stdint.h>
-#include "coap_simple.h"
+#include "core_glue.h"
+#include "ipv4_udp.h"
 
-#define OPTION_URI_HOST 3
-#define OPTION_OBSERVE 6
-#define OPTION_URI_PORT 7
-#define OPTION_URI_PATH 11
-#define OPTION_CONTENT_FORMAT 12
-#define OPTION_URI_QUERY 15
-#define OPTION_ACCEPT 17
-#define OPTION_BLOCK2 23
-
-#define NO_PEER 0xFFu
 /* The largest CON or reply kept for retransmission or for answering a duplicate. */
-#define STORED_MESSAGE 320u
+#define LINK_STORED_MESSAGE 320u
+#define LINK_NO_HANDLE (-1)
 
-/* Who a CON in flight belongs to, so its ACK, RST or give-up reaches the right side. */
-typedef enum { OUT_FREE, OUT_NOTIFICATION, OUT_REQUEST } outgoing_kind;
+/* Who sent a CON or NON, so its outcome reaches the right side. */
+typedef enum { LINK_SERVER, LINK_CLIENT } link_owner;
 
-/* The entry of a peer (NO_PEER when every entry is still in use by an observation, a CON or a request). */
-uint8_t link_peer(udp_peer address);
-udp_peer link_address(uint8_t peer);
-uint16_t link_new_mid(void);
-void link_send(uint8_t peer, const uint8_t *bytes, uint32_t length);
-void link_send_empty(uint8_t peer, uint8_t type, uint16_t mid);
+typedef enum {
+  /* A new request: answer it with link_respond (layout.h ACTION_REQUEST). */
+  LINK_REQUEST,
+  /* A new request no table of the core could track: answer 5.03 with Max-Age `retry_after`; never run it. */
+  LINK_BUSY,
+  /* A new CON or NON response, perhaps the separate one to our request: link_acknowledge or link_reset. */
+  LINK_RESPONSE,
+  /* The exchange `handle` was acknowledged; a non-zero message.code is the piggybacked response. */
+  LINK_ACKNOWLEDGED,
+  /* The exchange `handle` was answered with RST. */
+  LINK_RESET,
+  /* The exchange `handle` got no ACK or RST after MAX_RETRANSMIT retransmissions (RFC 7252 §4.2). */
+  LINK_TIMED_OUT,
+  /* The recent NON `handle` was answered with RST (RFC 7641 §3.6). */
+  LINK_NON_RESET,
+} link_event_kind;
+
+typedef struct {
+  link_event_kind kind;
+  /* ACKNOWLEDGED, RESET, TIMED_OUT, NON_RESET: who sent the CON or NON. */
+  link_owner owner;
+  /* The exchange or recent-NON handle; for REQUEST and RESPONSE the link's own (its reply store). */
+  int32_t handle;
+  /* The core's peer entry of the sender; -1 for a BUSY request whose sender could get none. */
+  int32_t peer;
+  udp_peer from;
+  /* BUSY: seconds until the core expects room. */
+  uint32_t retry_after;
+  /* REQUEST, BUSY, RESPONSE, ACKNOWLEDGED: the message, valid until the next link_poll. */
+  coap_message message;
+} link_event;
+
+/* Starts the core with the device's table sizes and seeds it. */
+void link_start(uint32_t seed);
+/* Handles due retransmissions and received datagrams until one gives an event (1), or none is left (0). */
+int link_poll(link_event *event);
+/* Whether a CON is outstanding; if so, when the next retransmission or give-up is due (ms). */
+int link_next_deadline(uint32_t *deadline);
+/* The peer entry for `address` (the core's; added if new); -1 when every entry is pinned. */
+int32_t link_peer(udp_peer address);
+udp_peer link_address(int32_t peer);
+/* Pins (+1) or unpins (-1) a peer entry while an observation or a queued request lives on it. */
+void link_hold(int32_t peer, int32_t delta);
+/* Answers a REQUEST or BUSY: in the ACK of a CON (kept for its duplicates), or as a NON to a NON. */
+int link_respond(const link_event *request, coap_message *response);
+/* RFC 7252 §5.2.2: the empty ACK of a CON whose response follows separately, or of a separate response. */
+void link_acknowledge(const link_event *inbound);
+/* Rejects an inbound CON or NON with RST (RFC 7252 §4.2, §4.3). */
+void link_reset(const link_event *inbound);
+/* Sends a CON and retransmits it until settled; its exchange handle, or -1 (nothing sent). */
+int32_t link_send_con(int32_t peer, coap_message *message, link_owner owner);
+/* RFC 7641 §4.5.2: `message` takes over the outstanding CON `handle` (its schedule and handle); -1 if it is
+   no longer outstanding (nothing sent). */
+int32_t link_replace_con(int32_t handle, coap_message *message);
+/* Stops retransmitting the CON `handle`; its outcome is never reported. */
+void link_cancel(int32_t handle);
+/* Sends a NON; its recent-NON handle, which an RST to it reports, or -1 when it cannot be tracked. */
+int32_t link_send_non(int32_t peer, coap_message *message, link_owner owner);
 /* A diagnostic line: `what` followed by a number. */
 void link_log(const char *what, uint32_t value);
-/* Keeps a CON for retransmission; `owner` is the observer for a notification. 0 when the table is full. */
-int link_track(uint8_t peer, uint16_t mid, outgoing_kind kind, uint8_t owner, const uint8_t *bytes,
-               uint32_t length);
-/* RFC 7641 §4.5.2: a newer notification takes over the schedule of the unacknowledged one. 0 if none. */
-int link_retrack(uint8_t peer, uint16_t old_mid, uint16_t new_mid, const uint8_t *bytes, uint32_t length);
-/* Stops retransmitting a CON. */
-void link_cancel(uint8_t peer, uint16_t mid);
-/* Keeps the answer to a request, for its duplicates (RFC 7252 §4.5). */
-void link_cache_reply(uint8_t peer, uint16_t mid, const uint8_t *bytes, uint32_t length);
-uint32_t coap_uint_value(const coap_option *option);
-/* Writes `value` as a minimal big-endian uint option value; returns its length (0-4). */
-uint32_t coap_uint_bytes(uint32_t value, uint8_t *out);
-
-/* Up-calls into the server side (coap_simple.c). */
-void server_request(udp_peer peer, uint8_t peer_index, const coap_packet *packet);
-void server_notification_settled(uint8_t observer, int reset);
-void server_notification_lost(uint8_t observer);
-void server_reset(uint8_t peer, uint16_t mid);
-int server_uses_peer(uint8_t peer);
-
-/* Up-calls into the client side (coap_client.c). */
-void client_response(uint8_t peer_index, const coap_packet *packet, udp_peer peer);
-void client_settled(uint16_t mid, const coap_packet *packet, udp_peer peer);
-void client_lost(uint16_t mid);
-int client_uses_peer(uint8_t peer);
 
 #endif

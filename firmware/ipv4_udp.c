@@ -1,4 +1,5 @@
 #include <string.h>
+#include "coap_numbers.h"
 #include "ipv4_udp.h"
 
 #define IPV4_HEADER 20u

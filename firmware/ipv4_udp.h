@@ -7,7 +7,6 @@
 
 /* The address the device calls its own on the link (the bridge does not check it). */
 #define DEVICE_IPV4 {10, 0, 2, 15}
-#define COAP_PORT 5683u
 
 /** A UDP peer: IPv4 address and port. */
 typedef struct {

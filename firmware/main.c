@@ -31,7 +31,8 @@ static void diagnostic(const char *what, const char *value) {
   slipmux_send_diagnostic(line);
 }
 
-/* Decodes LAB_GET, re-encodes it and schedules a CON with seed 1234: the Deno side checks every line. */
+/* Decodes LAB_GET, re-encodes it and schedules a CON with seed 1234: the Deno side checks every line. Runs
+   before the first datagram, on the core the device then uses. */
 static void self_test(void) {
   char line[128];
   coap_message message;
@@ -52,14 +53,21 @@ static void self_test(void) {
   int32_t length = core_encode(&message, out, sizeof out);
   int same = length == (int32_t)sizeof LAB_GET && memcmp(out, LAB_GET, sizeof LAB_GET) == 0;
   slipmux_send_diagnostic(same ? "selftest roundtrip identical" : "selftest roundtrip DIFFERENT");
-  /* Peer 0 is never a real peer (those are 1..8); the entry is settled right after. */
+  /* Seed 1234, a fixed address (0.0.0.0:0, never a real peer's) that takes the fresh table's entry 0, MID
+     0x1234 at time 0: tests/device_test.ts computes the same with Deno's MessageLayerCore. The CON is
+     cancelled right away, and nothing pins the entry afterwards. */
+  static const uint8_t SELF_TEST_ADDRESS[4] = {0, 0, 0, 0};
   core_seed(1234);
-  core_schedule(0, 0x1234, 0);
+  int is_new = 0;
+  int32_t peer = core_peer_for(SELF_TEST_ADDRESS, sizeof SELF_TEST_ADDRESS, 0, 0, &is_new);
+  int32_t slot = core_schedule(peer, 0x1234, 0);
   uint32_t deadline = 0;
   core_next_deadline(&deadline);
-  core_acknowledge(0, 0x1234);
+  core_cancel(slot, peer, 0x1234);
   t = text_over(line, sizeof line);
-  text_add(&t, "selftest first deadline ");
+  text_add(&t, "selftest peer ");
+  text_add_u32(&t, (uint32_t)peer);
+  text_add(&t, " first deadline ");
   text_add_u32(&t, deadline);
   slipmux_send_diagnostic(line);
 }

@@ -60,6 +60,10 @@ static void callback_led(const coap_packet *packet, udp_peer ip) {
       return;
     }
     coap_send_response(ip, packet, COAP_CHANGED, COAP_NO_FORMAT, "", 0);
+  } else if (packet->code == COAP_POST) {
+    /* A toggle, as the Deno demo site's /led has: not idempotent, so a duplicate must not run it twice. */
+    led_on = !led_on;
+    coap_send_response(ip, packet, COAP_CHANGED, COAP_TEXT_PLAIN, led_on ? "on" : "off", led_on ? 2 : 3);
   } else if (packet->code == COAP_GET) {
     coap_send_response(ip, packet, COAP_CONTENT, COAP_TEXT_PLAIN, led_on ? "on" : "off", led_on ? 2 : 3);
   } else {

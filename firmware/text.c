@@ -53,3 +53,39 @@ int text_parse_tenths(const uint8_t *s, uint32_t length, int32_t *tenths) {
   *tenths = (negative ? -1 : 1) * (whole * 10 + fraction);
   return 1;
 }
+
+/* Continuation bytes 10xxxxxx. */
+static int continuation(uint8_t byte) { return (byte & 0xC0) == 0x80; }
+
+int text_is_utf8(const uint8_t *s, uint32_t length) {
+  uint32_t i = 0;
+  while (i < length) {
+    uint8_t first = s[i];
+    uint32_t more;
+    /* The second byte's range, narrower after E0, ED, F0 and F4: no overlong forms, surrogates or code
+       points past U+10FFFF (RFC 3629 §4). */
+    uint8_t low = 0x80, high = 0xBF;
+    if (first < 0x80) {
+      more = 0;
+    } else if (first >= 0xC2 && first <= 0xDF) {
+      more = 1;
+    } else if (first >= 0xE0 && first <= 0xEF) {
+      more = 2;
+      if (first == 0xE0) low = 0xA0;
+      if (first == 0xED) high = 0x9F;
+    } else if (first >= 0xF0 && first <= 0xF4) {
+      more = 3;
+      if (first == 0xF0) low = 0x90;
+      if (first == 0xF4) high = 0x8F;
+    } else {
+      return 0;
+    }
+    if (length - i - 1 < more) return 0;
+    if (more > 0 && (s[i + 1] < low || s[i + 1] > high)) return 0;
+    for (uint32_t k = 2; k <= more; k++) {
+      if (!continuation(s[i + k])) return 0;
+    }
+    i += 1 + more;
+  }
+  return 1;
+}

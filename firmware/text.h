@@ -18,5 +18,8 @@ void text_add_hex(text *t, const uint8_t *bytes, uint32_t length);
 void text_add_tenths(text *t, int32_t tenths);
 /* Parses "[-+]D[.D]" into tenths; 0 when malformed, else 1. */
 int text_parse_tenths(const uint8_t *s, uint32_t length, int32_t *tenths);
+/* Whether the bytes are well-formed UTF-8 (as a strict decoder, such as Deno's TextDecoder with fatal, reads
+   them). */
+int text_is_utf8(const uint8_t *s, uint32_t length);
 
 #endif

@@ -76,7 +76,14 @@ function onPath(command: string): boolean {
 }
 
 function newestSource(): number {
-  const sources = [`${root}src/core/core.wasm`, `${root}core-as/layout.ts`];
+  // What the build reads besides firmware/: the core, and the TypeScript its generated headers come from.
+  const sources = [
+    `${root}src/core/core.wasm`,
+    `${root}core-as/layout.ts`,
+    ...["code", "option", "content_format", "type"].map((name) => `${root}src/message/${name}.ts`),
+    `${root}src/client/uri.ts`,
+    `${root}src/endpoint/params.ts`,
+  ];
   for (const entry of Deno.readDirSync(`${root}firmware`)) sources.push(`${root}firmware/${entry.name}`);
   return Math.max(...sources.map((path) => Deno.statSync(path).mtime?.getTime() ?? 0));
 }

@@ -1,0 +1,173 @@
+/**
+ * Amplification control (RFC 7252 §11.3, RFC 9175 §2.4): a peer whose
+ * address is not verified gets no answer larger than `factor` times its
+ * request. A large answer goes out as a smaller Block2 block that fits (RFC
+ * 7959 §2.4 lets the server choose a smaller block than asked for); when not
+ * even a 16-byte block fits, the answer is 4.01 Unauthorized with an Echo
+ * option, and the client that repeats the request with that Echo value has
+ * proved it receives at its address. Verified addresses and open challenges
+ * are kept in bounded maps that expire.
+ * @module
+ */
+import { Code, isSuccess } from "../message/code.ts";
+import { encode } from "../message/codec.ts";
+import type { CoapOption } from "../message/message.ts";
+import { OptionNumber } from "../message/option.ts";
+import { decodeBlock, encodeBlock, encodeUint } from "../message/option_value.ts";
+import { Type } from "../message/type.ts";
+import type { Outgoing, Peer } from "../endpoint/endpoint.ts";
+import { bytesToHex } from "../tools/hex.ts";
+import { etagOf } from "./blockwise.ts";
+
+/** How much an unverified peer may get back, and how long a verification holds. */
+export interface AmplificationLimits {
+  /** Largest answer ÷ request for an unverified address (default 3, RFC 9175 §2.4); Infinity turns it off. */
+  factor: number;
+  /** How long an address stays verified after it echoed a challenge (ms, default 1 hour). */
+  verifiedFor: number;
+  /** Verified addresses and open challenges kept, each (default 10,000; the oldest go first). */
+  maxEntries: number;
+}
+
+/** The defaults. */
+export const DEFAULT_AMPLIFICATION: Readonly<AmplificationLimits> = {
+  factor: 3,
+  verifiedFor: 60 * 60 * 1000,
+  maxEntries: 10_000,
+};
+
+const ECHO_BYTES = 8;
+/** RFC 9175 §2.4: a challenge is answered within seconds; longer-lived ones are of no use to a client. */
+const CHALLENGE_LIFETIME_MS = 60_000;
+const EMPTY = new Uint8Array(0);
+
+/** A Map used as a bounded, expiring set: insertion order is age order. */
+class ExpiringMap<V> {
+  readonly #entries = new Map<string, { value: V; expires: number }>();
+  constructor(readonly capacity: number) {}
+
+  get(key: string, now: number): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expires > now) return entry.value;
+    this.#entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: V, expires: number): void {
+    this.#entries.delete(key);
+    while (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, { value, expires });
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** Decides what an answer to a peer may be, given its request's size. */
+export class AmplificationGuard {
+  readonly #limits: AmplificationLimits;
+  readonly #verified: ExpiringMap<true>;
+  readonly #challenges: ExpiringMap<string>;
+
+  constructor(limits: Partial<AmplificationLimits> = {}) {
+    this.#limits = { ...DEFAULT_AMPLIFICATION, ...limits };
+    if (!(this.#limits.factor >= 1)) {
+      throw new RangeError(`amplification factor ${this.#limits.factor} is not ≥ 1`);
+    }
+    this.#verified = new ExpiringMap(this.#limits.maxEntries);
+    this.#challenges = new ExpiringMap(this.#limits.maxEntries);
+  }
+
+  /** Addresses verified now, and challenges open (for `--verbose` and tests). */
+  get sizes(): { verified: number; challenges: number } {
+    return { verified: this.#verified.size, challenges: this.#challenges.size };
+  }
+
+  /** Checks a request's Echo option against the challenge sent to its peer; a match verifies the address. */
+  receive(peer: Peer, echo: Uint8Array | undefined, now: number): void {
+    if (echo === undefined) return;
+    const expected = this.#challenges.get(peer.key, now);
+    if (expected === undefined || expected !== bytesToHex(echo)) return;
+    this.#challenges.delete(peer.key);
+    this.#verified.set(peer.key, true, now + this.#limits.verifiedFor);
+  }
+
+  /**
+   * The answer to send for a request of `requestSize` bytes: `response` itself when it is small enough or
+   * the address is verified; else a smaller Block2 block of it, or an error without its diagnostic, or a
+   * 4.01 challenge with Echo.
+   */
+  limit(peer: Peer, requestSize: number, response: Outgoing, now: number): Outgoing {
+    const budget = this.#limits.factor * requestSize;
+    if (roughSize(response) <= budget || this.#verified.get(peer.key, now) || exactSize(response) <= budget) {
+      return response;
+    }
+    if (!isSuccess(response.code)) {
+      // RFC 7252 §5.5.2: the diagnostic payload is optional; the code alone still answers.
+      const bare = { ...response, payload: EMPTY };
+      if (exactSize(bare) <= budget) return bare;
+    } else {
+      const block = smallerBlock(response, budget);
+      if (block !== undefined) return block;
+    }
+    return this.#challenge(peer, response.token, now);
+  }
+
+  #challenge(peer: Peer, token: Uint8Array, now: number): Outgoing {
+    const echo = crypto.getRandomValues(new Uint8Array(ECHO_BYTES));
+    this.#challenges.set(peer.key, bytesToHex(echo), now + CHALLENGE_LIFETIME_MS);
+    return {
+      code: Code.Unauthorized,
+      token,
+      options: [{ number: OptionNumber.Echo, value: echo }],
+      payload: EMPTY,
+    };
+  }
+}
+
+/** An upper bound of the encoded size: header, token, each option at its longest header, payload. */
+function roughSize(message: Outgoing): number {
+  let size = 4 + message.token.length;
+  for (const option of message.options) size += 5 + option.value.length;
+  return size + (message.payload.length > 0 ? 1 + message.payload.length : 0);
+}
+
+function exactSize(message: Outgoing): number {
+  return encode({ ...message, type: Type.ACK, messageId: 0 }).length;
+}
+
+/**
+ * The largest Block2 block of `response` (itself a whole representation or
+ * one block of it) that fits `budget` bytes: NUM scaled to the smaller size
+ * (RFC 7959 §2.4), Size2 and an ETag as the block-wise server adds them.
+ */
+function smallerBlock(response: Outgoing, budget: number): Outgoing | undefined {
+  const option = response.options.find((o) => o.number === OptionNumber.Block2);
+  const current = option === undefined ? { num: 0, more: false, szx: 7 } : decodeBlock(option.value);
+  const rest: CoapOption[] = response.options.filter((o) => o.number !== OptionNumber.Block2);
+  if (option === undefined) {
+    rest.push({ number: OptionNumber.Size2, value: encodeUint(response.payload.length) });
+    if (!rest.some((o) => o.number === OptionNumber.ETag)) {
+      rest.push({ number: OptionNumber.ETag, value: etagOf(response.payload) });
+    }
+  }
+  for (let szx = Math.min(current.szx, 7) - 1; szx >= 0; szx--) {
+    const size = 16 << szx;
+    const payload = response.payload.subarray(0, size);
+    const more = current.more || response.payload.length > size;
+    const num = option === undefined ? 0 : current.num << (current.szx - szx);
+    const block: Outgoing = {
+      ...response,
+      options: [...rest, { number: OptionNumber.Block2, value: encodeBlock({ num, more, szx }) }],
+      payload,
+    };
+    if (exactSize(block) <= budget) return block;
+  }
+  return undefined;
+}
