@@ -403,7 +403,7 @@ const CASES: Case[] = [
       await peer.send(get);
       assert.deepEqual(
         await peer.answer(get),
-        ackBytes(get, Code.BadRequest, "block size 2048 (SZX 7) is reserved"),
+        ackBytes(get, Code.BadRequest, "Block2 SZX 7 is reserved"),
       );
     },
   },
