@@ -274,3 +274,24 @@ Deno.test("a response or notification whose token matches no request is rejected
   ]]);
   client.close();
 });
+
+Deno.test("two CONs giving up in the same timer tick: each fails, and the CON queued behind one starts and runs its own course", async () => {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock, { loss: 1 });
+  const parameters = { ackRandomFactor: 1 };
+  const endpoint = new Endpoint(link.attach(CLIENT), { clock, seed: 5, parameters });
+  const other: Address = { hostname: "10.0.0.3", port: 5683 };
+  const outcome = (promise: Promise<Message>) =>
+    promise.then(() => "acknowledged", (error) => `${error.name} at ${clock.now()}`);
+  const a1 = outcome(endpoint.sendConfirmable(get("a1"), endpoint.peer(SERVER)));
+  const a2 = outcome(endpoint.sendConfirmable(get("a2"), endpoint.peer(SERVER)));
+  const b1 = outcome(endpoint.sendConfirmable(get("b1"), endpoint.peer(other)));
+  await clock.advance(200_000);
+  // ACK_TIMEOUT 2 s, factor 1: give-up at 2 × (2^5 - 1) = 62 s; a2 starts then and gives up 62 s later.
+  assert.deepEqual(await Promise.all([a1, a2, b1]), [
+    "TimeoutError at 62000",
+    "TimeoutError at 124000",
+    "TimeoutError at 62000",
+  ]);
+  endpoint.close();
+});

@@ -6,7 +6,7 @@
  * @module
  */
 import { SCHEDULE_FULL } from "../../core-as/layout.ts";
-import type { MessageLayerCore } from "../core/message_layer_core.ts";
+import type { MessageLayerCore, RetransmitEvent } from "../core/message_layer_core.ts";
 import { encode } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
@@ -178,6 +178,13 @@ export class Confirmables {
 
   /** Ends the CON in `slot` and starts the next one queued for its peer. */
   #finish(slot: number): Outstanding | undefined {
+    const entry = this.#release(slot);
+    if (entry !== undefined) this.#startNext(entry.peer.key);
+    return entry;
+  }
+
+  /** Takes the CON in `slot` off the books of its peer's CONs in flight. */
+  #release(slot: number): Outstanding | undefined {
     const entry = this.#bySlot[slot];
     if (entry === undefined) return undefined;
     this.#bySlot[slot] = undefined;
@@ -186,11 +193,16 @@ export class Confirmables {
     const count = (this.#inFlight.get(key) ?? 1) - 1;
     if (count === 0) this.#inFlight.delete(key);
     else this.#inFlight.set(key, count);
+    return entry;
+  }
+
+  /** Starts the next CON queued for a peer, if it has room under NSTART. */
+  #startNext(key: string): void {
+    if (this.#closed || (this.#inFlight.get(key) ?? 0) >= this.#host.parameters.nstart) return;
     const queue = this.#queues.get(key);
     const next = queue?.shift();
     if (queue?.length === 0) this.#queues.delete(key);
-    if (next !== undefined && !this.#closed) this.#start(next);
-    return entry;
+    if (next !== undefined) this.#start(next);
   }
 
   /** One timer for the earliest deadline; re-armed only when a deadline earlier than the armed one appears. */
@@ -210,20 +222,28 @@ export class Confirmables {
     this.#timer = undefined;
     this.#timerDue = Infinity;
     const { core, clock, parameters } = this.#host;
+    // Every event is matched to its CON before any is acted on: a give-up starts the next CON queued for
+    // its peer, which may take a slot another event of this batch has just freed.
+    const events: { slot: number; event: RetransmitEvent; entry: Outstanding }[] = [];
     core.due(clock.now(), (slot, event) => {
       const entry = this.#bySlot[slot];
-      if (entry === undefined) return;
-      if (event === "retransmit") {
+      if (entry !== undefined) events.push({ slot, event, entry });
+    });
+    const gaveUp = events.filter(({ event }) => event === "give-up");
+    for (const { slot } of gaveUp) this.#release(slot);
+    for (const { slot, event, entry } of events) {
+      if (event === "retransmit" && this.#bySlot[slot] === entry) {
         this.#host.transmit(entry.bytes!, entry.wire!, entry.peer, core.retransmissions(slot));
-        return;
       }
-      this.#finish(slot);
+    }
+    for (const { entry } of gaveUp) {
       entry.reject(
         new TimeoutError(
           `no ACK or RST from ${entry.peer.key} after ${parameters.maxRetransmit} retransmissions`,
         ),
       );
-    });
+      this.#startNext(entry.peer.key);
+    }
     this.#armTimer();
   }
 }
