@@ -103,7 +103,7 @@ export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";
 export { discoveryResource, wellKnownCore } from "./server/discovery.ts";
 export { CoapServer, type RequestLogEntry, type ServerOptions } from "./server/server.ts";
-export { Observation } from "./client/observation.ts";
+export { Observation, type ObservationEvent } from "./client/observation.ts";
 export { BlockwiseError, type TransferLimit, TransferLimitError } from "./client/transfer_errors.ts";
 export { DEFAULT_MAX_BODY_SIZE, DEFAULT_TRANSFER_TIMEOUT_MS } from "./client/block2_completion.ts";
 export { ReplacedError } from "./endpoint/errors.ts";

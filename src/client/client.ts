@@ -232,34 +232,46 @@ export class CoapClient {
       payload: EMPTY,
     };
     const key = pendingKey(peer, register.token);
-    // Assigned once the first response is in; notifications arriving earlier have nowhere to go yet.
-    // deno-lint-ignore prefer-const
-    let observation: Observation | undefined;
+    const send = this.#blockSender(endpoint, peer, options);
     const limits = this.#limits(endpoint, options);
-    const complete = (response: CoapResponse) =>
-      completeBlock2(
-        this.#blockSender(endpoint, peer, options),
-        continuation(register, false),
-        response,
-        limits,
-      );
-    const first = await complete(
-      await this.#exchange(endpoint, peer, register, options, (notification) => {
-        // RFC 7959 §2.6: a notification larger than a block is completed with plain block-wise GETs.
-        complete(notification).then((whole) => observation?.deliver(whole), () => {});
-      }),
-    );
-    observation = new Observation(first, {
+    const complete = (response: CoapResponse, signal?: AbortSignal) =>
+      completeBlock2(send, continuation(register, false), response, { ...limits, signal });
+    // Notifications that arrive while the first response is completed wait for the observation; the
+    // latest is enough, as it supersedes the others.
+    let early: CoapResponse | undefined;
+    let deliver: (notification: CoapResponse) => void = (notification) => early = notification;
+    const registered = await this.#exchange(endpoint, peer, register, options, (n) => deliver(n));
+    let first: CoapResponse;
+    try {
+      first = await complete(registered, options.signal);
+    } catch (error) {
+      // Unregistered here, the server's next notification gets RST, which ends it there (RFC 7641 §3.6).
+      this.#pending.delete(key);
+      throw error;
+    }
+    let attempt: Exchange | undefined;
+    const abandon = () => {
+      if (attempt !== undefined) {
+        endpoint.cancel(attempt, new Error("a newer re-registration took its place"));
+      }
+    };
+    const observation = new Observation(first, {
       clock: endpoint.clock,
       reregister: () => {
-        endpoint.sendConfirmable(register, peer).catch(() => {});
+        abandon();
+        attempt = endpoint.confirmable(register, peer);
+        attempt.acknowledged.catch(() => {});
       },
+      complete,
       deregister: async () => {
+        abandon();
         this.#pending.delete(key);
         const deregister = { ...register, options: register.options.map(deregistering) };
         await this.#exchange(endpoint, peer, deregister, { timeout: options.timeout }).catch(() => {});
       },
     });
+    deliver = (notification) => observation.deliver(notification);
+    if (early !== undefined) observation.deliver(early);
     if (!observation.active) this.#pending.delete(key);
     return observation;
   }
