@@ -534,3 +534,35 @@ Deno.test("a server restarted within Max-Age: the re-registration's answer and t
   );
   client.close();
 });
+
+Deno.test("closing the client ends its observations: no re-registration timer outlives it, no token stays open", async () => {
+  const { clock, client, requests } = playedServer((request) =>
+    isRegistration(request) ? [content(1, "one", 60, Type.ACK)] : []
+  );
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  assert.equal(observation.active, true);
+  client.close();
+  assert.equal(observation.active, false);
+  assert.equal(clock.pendingTimers, 0);
+  await clock.advance(600_000);
+  assert.equal(requests.length, 1, "neither a re-registration nor a deregistration on a closed client");
+});
+
+Deno.test("an observation the server ended forgets its token: a later notification gets RST (RFC 7641 §3.6)", async () => {
+  const { clock, client, requests, send } = playedServer((request) =>
+    isRegistration(request) ? [content(1, "one", 60, Type.ACK)] : []
+  );
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  const token = requests[0].message.token;
+  send({ type: Type.NON, code: Code.NotFound, options: [], payload: EMPTY }, token);
+  await clock.advance(5);
+  assert.equal(observation.active, false);
+  send(content(2, "two", 60), token);
+  await clock.advance(5);
+  assert.equal(requests.at(-1)!.message.type, Type.RST);
+  client.close();
+});

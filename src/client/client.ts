@@ -118,6 +118,9 @@ export class CoapClient {
   readonly #random: (bytes: Uint8Array) => Uint8Array;
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #pending = new Map<string, Pending>();
+  /** Observations still running, which close() ends (their re-registration timers would outlive it). */
+  readonly #observations = new Set<Observation>();
+  #closed = false;
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
@@ -263,16 +266,22 @@ export class CoapClient {
         attempt.acknowledged.catch(() => {});
       },
       complete,
-      deregister: async () => {
+      ended: () => {
         abandon();
         this.#pending.delete(key);
+        this.#observations.delete(observation);
+      },
+      deregister: async () => {
+        // Closed, the client has no socket left to send it on.
+        if (this.#closed) return;
         const deregister = { ...register, options: register.options.map(deregistering) };
         await this.#exchange(endpoint, peer, deregister, { timeout: options.timeout }).catch(() => {});
       },
     });
     deliver = (notification) => observation.deliver(notification);
     if (early !== undefined) observation.deliver(early);
-    if (!observation.active) this.#pending.delete(key);
+    if (observation.active) this.#observations.add(observation);
+    else this.#pending.delete(key);
     return observation;
   }
 
@@ -362,8 +371,10 @@ export class CoapClient {
     });
   }
 
-  /** Closes the client's sockets; open requests fail. */
+  /** Closes the client's sockets; open requests fail, and observations end (without deregistering). */
   close(): void {
+    this.#closed = true;
+    for (const observation of this.#observations) observation.cancel();
     for (const endpoint of this.#endpoints.values()) endpoint.close();
     this.#endpoints.clear();
   }

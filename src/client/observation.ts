@@ -54,7 +54,9 @@ export interface ObservationHooks {
   reregister: () => void;
   /** Fetches the remaining blocks of a notification; `signal` aborts when a newer notification arrives. */
   complete: (notification: CoapResponse, signal: AbortSignal) => Promise<CoapResponse>;
-  /** Stops listening and deregisters with the server. */
+  /** Called once when the observation ends, however it ends: the client forgets its token. */
+  ended: () => void;
+  /** Deregisters with the server (after `ended`). */
   deregister: () => Promise<void>;
 }
 
@@ -224,6 +226,7 @@ export class Observation implements AsyncIterable<CoapResponse> {
     if (this.#reregisterTimer !== undefined) this.#hooks.clock.cancel(this.#reregisterTimer);
     this.#completion?.abort(new Error("the observation ended"));
     this.#completion = undefined;
+    this.#hooks.ended();
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.({ value: undefined, done: true });
