@@ -1,11 +1,13 @@
 // `observe` as a user runs it, against a fake server: Ctrl-C and SIGTERM
 // deregister before the process exits; a silent server is asked again, each
-// attempt reported on stderr, and a restarted one's lower numbers are taken.
+// attempt reported on stderr, and a restarted one's lower numbers are taken;
+// a notification over --max-body is dropped, named.
 import assert from "node:assert/strict";
 import {
   type CoapOption,
   Code,
   decodeUint,
+  encodeBlock,
   encodeUint,
   type Message,
   OptionNumber,
@@ -139,6 +141,42 @@ Deno.test("observe against a server that goes silent and restarts: a stderr line
     assert.match(result.stdout, /^registered +seq 900 .*"before"\nnotification +seq 3 .*"after restart"\n$/);
     assert.equal(registrations.length, 3);
     assert.equal(observeOf(server.received.at(-1)!), 1, "--count reached: deregistered");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("observe: a notification too large for --max-body is dropped with a line naming the limit; the next one is shown", async () => {
+  const server = scriptedServer((request, from) => {
+    if (observeOf(request) !== 0) return [answer(request, "bye")];
+    const notify = (sequence: number, options: CoapOption[], payload: Uint8Array) =>
+      server.send({
+        type: Type.NON,
+        code: Code.Content,
+        messageId: 0x100 + sequence,
+        token: request.token,
+        options: [{ number: OptionNumber.Observe, value: encodeUint(sequence) }, ...options],
+        payload,
+      }, from);
+    setTimeout(async () => {
+      await notify(2, [
+        { number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: true, szx: 6 }) },
+        { number: OptionNumber.Size2, value: encodeUint(419430400) },
+      ], new Uint8Array(1024));
+      await notify(3, [], new TextEncoder().encode("small"));
+    }, 100);
+    return [answer(request, "first", 1)];
+  });
+  try {
+    const result = finished(
+      await spawnCli(["observe", "--count", "1", "--max-body", "2K", `${server.uri}/big`]).output(),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stderr,
+      "notification dropped: response body exceeds --max-body 2048 bytes (Size2 says 419430400)\n",
+    );
+    assert.match(result.stdout, /\nnotification +seq 3 .*"small"\n$/);
   } finally {
     await server.close();
   }

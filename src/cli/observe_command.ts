@@ -2,12 +2,19 @@
 import type { CoapResponse } from "../client/response.ts";
 import { observeSequence } from "../client/observation.ts";
 import type { ObservationEvent } from "../client/observation.ts";
+import { TransferLimitError } from "../client/transfer_errors.ts";
 import { typeName } from "../message/type.ts";
 import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
-import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import {
+  CLIENT_FLAGS,
+  clientFromFlags,
+  limitMessage,
+  printResponse,
+  withClientErrors,
+} from "./request_command.ts";
 import { forTerminal } from "./terminal_output.ts";
 import { untilSignal } from "./until_signal.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
@@ -38,7 +45,12 @@ function line(label: string, response: CoapResponse): string {
 
 /** The stderr line for what the observation reports besides notifications. */
 function eventLine(event: ObservationEvent): string {
-  if (event.type === "incomplete") return `notification dropped: ${event.error.message}`;
+  if (event.type === "incomplete") {
+    const { error } = event;
+    return `notification dropped: ${
+      error instanceof TransferLimitError ? limitMessage(error) : error.message
+    }`;
+  }
   const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
   return `re-registering: attempt ${event.attempt}, no notification for ${seconds(event.silentMs)} s;` +
     ` next attempt in ${seconds(event.nextAttemptMs)} s`;

@@ -107,7 +107,7 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
     }
     // The server answered, but with something the client would not take.
     if (error instanceof TransferLimitError) {
-      console.error(`error: ${error.describe(LIMIT_FLAGS[error.limit])}`);
+      console.error(`error: ${limitMessage(error)}`);
       return EXIT_ERROR_RESPONSE;
     }
     if (error instanceof BlockwiseError) {
@@ -117,6 +117,11 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
     if (error instanceof URIError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** A TransferLimitError as the commands say it: the limit named by its flag ("--max-body"). */
+export function limitMessage(error: TransferLimitError): string {
+  return error.describe(LIMIT_FLAGS[error.limit]);
 }
 
 /**
