@@ -1,6 +1,7 @@
 /**
  * The command line: `deno run -A main.ts COMMAND …`. Exit codes: 0 success,
- * 1 an error response, 2 usage errors and malformed input, 3 no response.
+ * 1 an error response (or one the client refused: over a limit, blocks out of
+ * order), 2 usage errors and malformed input, 3 no response.
  * @module
  */
 import { DECODE_USAGE, decodeCommand } from "./src/cli/decode_command.ts";

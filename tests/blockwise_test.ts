@@ -5,22 +5,29 @@
 // POST and FETCH rendered once (§2.7) — for libcoap, our client and by hand.
 import assert from "node:assert/strict";
 import {
+  blockSize,
+  BlockwiseError,
   CoapClient,
   type CoapOption,
   CoapServer,
   Code,
   decode,
   decodeBlock,
+  DEFAULT_MAX_BODY_SIZE,
   DEFAULT_PARAMETERS,
   encode,
   encodeBlock,
   encodeString,
+  encodeUint,
+  Endpoint,
   exchangeLifetime,
+  MemoryLink,
   type Message,
   observable,
   OptionNumber,
   type ServerOptions,
   Site,
+  TransferLimitError,
   Type,
   VirtualClock,
 } from "../src/mod.ts";
@@ -29,6 +36,7 @@ import { bytes } from "./_hex.ts";
 import { startLossyRelay } from "./_lossy_relay.ts";
 import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
 import { randomBytes, seededRandom } from "./_random.ts";
+import { scriptedServer } from "./_scripted_udp_server.ts";
 
 async function sha256(data: Uint8Array): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
@@ -520,4 +528,179 @@ Deno.test({
       await peer.stop();
     }
   },
+});
+
+/** The piggybacked answer to `request` carrying Block2 `num`/`more`/`szx` with a full block (or `length` bytes). */
+function blockAnswer(
+  request: Message,
+  block: { num: number; more: boolean; szx?: number; length?: number; size2?: number },
+): Message {
+  const szx = block.szx ?? 6;
+  const options: CoapOption[] = [{
+    number: OptionNumber.Block2,
+    value: encodeBlock({ num: block.num, more: block.more, szx }),
+  }];
+  if (block.size2 !== undefined) options.push({ number: OptionNumber.Size2, value: encodeUint(block.size2) });
+  return {
+    type: Type.ACK,
+    code: Code.Content,
+    messageId: request.messageId,
+    token: request.token,
+    options,
+    payload: new Uint8Array(block.length ?? blockSize(szx)).fill(0x61 + (block.num % 26)),
+  };
+}
+
+/** The Block2 a request asks for (NUM 0 of 1024 when it has none). */
+function askedBlock(request: Message) {
+  const value = optionOf(request, OptionNumber.Block2);
+  return value === undefined ? { num: 0, more: false, szx: 6 } : decodeBlock(value);
+}
+
+Deno.test("Block2 limits: a response that never ends stops at maxBodySize, with an error naming the limit", async () => {
+  const server = scriptedServer((
+    request,
+  ) => [blockAnswer(request, { num: askedBlock(request).num, more: true })]);
+  const client = new CoapClient();
+  try {
+    await assert.rejects(
+      client.get(`${server.uri}/endless`, { maxBodySize: 64 * 1024 }),
+      (error: Error) => {
+        assert.ok(error instanceof TransferLimitError);
+        assert.equal(error.limit, "maxBodySize");
+        assert.equal(
+          error.message,
+          "response body exceeds maxBodySize 65536 bytes (65536 bytes received, block 64 brings 1024 more)",
+        );
+        return true;
+      },
+    );
+    assert.equal(server.received.length, 65, "blocks 0-63 fill the limit; block 64 is the one too many");
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("Block2 limits: Size2 over maxBodySize fails on the first block, before anything more is fetched", async () => {
+  const server = scriptedServer((request) => [
+    blockAnswer(request, { num: askedBlock(request).num, more: true, size2: 419430400 }),
+  ]);
+  const client = new CoapClient({ maxBodySize: DEFAULT_MAX_BODY_SIZE });
+  try {
+    await assert.rejects(
+      client.get(`${server.uri}/huge`),
+      new TransferLimitError("maxBodySize", 16777216, "response body", "Size2 says 419430400"),
+    );
+    assert.equal(server.received.length, 1);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("Block2 numbers: a NUM stuck at 0, a NUM that skips ahead, or a larger SZX than asked is refused at once", async () => {
+  const cases = [
+    {
+      answer: (_num: number) => ({ num: 0, more: true }),
+      error: /asked for block 1 of 1024 bytes, got block 0 of 1024 bytes$/,
+      requests: 2,
+    },
+    {
+      answer: (num: number) => ({ num: num === 0 ? 0 : num + 1, more: true }),
+      error: /asked for block 1 of 1024 bytes, got block 2 of 1024 bytes$/,
+      requests: 2,
+    },
+    {
+      answer: (num: number) => ({ num, more: true, szx: 6 }),
+      error: /asked for block 0 of 64 bytes, got block 0 of 1024 bytes$/,
+      requests: 1,
+      blockSize: 64,
+    },
+    {
+      answer: (num: number) => ({ num, more: true, length: 1000 }),
+      error: /block 0 of 1024 bytes carries 1000, with more to come$/,
+      requests: 1,
+    },
+  ];
+  for (const { answer, error, requests, blockSize } of cases) {
+    const server = scriptedServer((request) => [blockAnswer(request, answer(askedBlock(request).num))]);
+    const client = new CoapClient();
+    try {
+      await assert.rejects(client.get(`${server.uri}/x`, { blockSize }), (thrown: Error) => {
+        assert.ok(thrown instanceof BlockwiseError, String(thrown));
+        assert.match(thrown.message, error);
+        return true;
+      });
+      assert.equal(server.received.length, requests);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  }
+});
+
+Deno.test("Block2 sizes (RFC 7959 §2.4): a smaller SZX is followed, its NUM counting in the smaller size", async () => {
+  // 1024 bytes at SZX 6, then the server drops to 256-byte blocks: the second block is NUM 4 of 256 (offset 1024).
+  const asked: string[] = [];
+  const server = scriptedServer((request) => {
+    const { num, szx } = askedBlock(request);
+    asked.push(`${num}/${blockSize(szx)}`);
+    if (szx === 6) return [blockAnswer(request, { num: num * 4, more: true, szx: num === 0 ? 6 : 4 })];
+    return [blockAnswer(request, { num, more: num < 6, szx: 4, length: num < 6 ? 256 : 100 })];
+  });
+  const client = new CoapClient();
+  try {
+    const response = await client.get(`${server.uri}/shrinking`);
+    assert.equal(response.payload.length, 1024 + 256 + 256 + 100, "blocks 0/1024, 4/256, 5/256, 6/256");
+    assert.deepEqual(asked, ["0/1024", "1/1024", "5/256", "6/256"]);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("Block2 limits: a transfer longer than transferTimeout stops there (virtual clock)", async () => {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  const CLIENT = { hostname: "10.0.0.1", port: 40000 };
+  const SERVER = { hostname: "10.0.0.2", port: 5683 };
+  const server = link.attach(SERVER);
+  let requests = 0;
+  // A slow, endless server: each block 100 ms after it is asked for.
+  server.listen((batch) => {
+    for (const { data } of batch) {
+      const request = decode(data);
+      requests++;
+      clock.setTimer(() => {
+        server.send([{
+          data: encode(blockAnswer(request, { num: askedBlock(request).num, more: true })),
+          address: CLIENT,
+        }]);
+      }, 100);
+    }
+  });
+  const client = new CoapClient({
+    endpoint: new Endpoint(link.attach(CLIENT), { clock, seed: 3 }),
+    transferTimeout: 1000,
+  });
+  const outcome = client.get(`coap://${SERVER.hostname}:${SERVER.port}/slow`).then(
+    () => "resolved",
+    (error: Error) => error,
+  );
+  await clock.advance(1150);
+  const error = await outcome;
+  assert.ok(error instanceof TransferLimitError, String(error));
+  assert.equal(
+    error.message,
+    "block-wise transfer from 10.0.0.2:5683 exceeds transferTimeout 1 s (10 blocks, 10240 bytes received)",
+  );
+  assert.equal(
+    requests,
+    11,
+    "the first block at 100 ms, ten more by 1,100 ms; the one in flight is abandoned",
+  );
+  await clock.advance(60_000);
+  assert.equal(requests, 11, "and not retransmitted");
+  client.close();
 });

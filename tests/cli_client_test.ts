@@ -1,9 +1,22 @@
-// The client commands as a user runs them: output, exit codes, and what a
-// silent peer sees on the wire.
+// The client commands as a user runs them: output, exit codes, what a
+// silent peer sees on the wire, what a hostile one cannot make them do.
 import assert from "node:assert/strict";
-import { CoapServer, decode, type Message } from "../src/mod.ts";
+import {
+  type CoapOption,
+  CoapServer,
+  Code,
+  decode,
+  decodeBlock,
+  encodeBlock,
+  encodeUint,
+  type Message,
+  OptionNumber,
+  Type,
+} from "../src/mod.ts";
 import { demoSite } from "../src/demo/demo_site.ts";
-import { runCli } from "./_cli.ts";
+import { cliCommand, finished, runCli, spawnCli } from "./_cli.ts";
+import { needs, runCommand } from "./_peers.ts";
+import { scriptedServer } from "./_scripted_udp_server.ts";
 
 Deno.test("get, put, --json, discover, 4.04 and usage errors against the demo server", async () => {
   const server = new CoapServer(demoSite().site, { hostname: "127.0.0.1", port: 0 });
@@ -97,4 +110,137 @@ Deno.test("a silent peer sees the same CON 5 times with doubling gaps; the clien
     socket.close();
     await listening;
   }
+});
+
+/** The highest resident set size (VmHWM, kB) a process reaches while `until` is pending, read every 20 ms. */
+async function peakMemory(pid: number, until: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let running = true;
+  until.finally(() => running = false);
+  while (running) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    } catch {
+      break; // gone
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return peak;
+}
+
+/** A fake server answering every request with the Block2 block it asks for, 1024 bytes, always M=1. */
+function endlessBlock2(size2?: number) {
+  return scriptedServer((request) => {
+    const asked = request.options.find((o) => o.number === OptionNumber.Block2);
+    const num = asked === undefined ? 0 : decodeBlock(asked.value).num;
+    const options: CoapOption[] = [{
+      number: OptionNumber.Block2,
+      value: encodeBlock({ num, more: true, szx: 6 }),
+    }];
+    if (size2 !== undefined) options.push({ number: OptionNumber.Size2, value: encodeUint(size2) });
+    return [{
+      type: Type.ACK,
+      code: Code.Content,
+      messageId: request.messageId,
+      token: request.token,
+      options,
+      payload: new Uint8Array(1024).fill(0x41),
+    }];
+  });
+}
+
+Deno.test("get against a Block2 stream that never ends: exits 1 at --max-body (16 MiB by default), naming it, in under 100 MB", async () => {
+  const server = endlessBlock2();
+  try {
+    const started = performance.now();
+    const child = spawnCli(["get", `${server.uri}/endless`]);
+    const output = child.output();
+    const peakKb = await peakMemory(child.pid, output);
+    const result = finished(await output);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      "error: response body exceeds --max-body 16777216 bytes (16777216 bytes received, block 16384 brings 1024 more)\n",
+    );
+    assert.equal(result.stdout, "");
+    assert.equal(server.received.length, 16385);
+    assert.ok(peakKb < 100 * 1024, `peak resident memory ${peakKb} kB`);
+    assert.ok(seconds < 30, `${seconds.toFixed(1)} s`);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("get: --max-body 1M against a Size2 of 400 MB fails on the first block; a bad --max-body is a usage error", async () => {
+  const server = endlessBlock2(419430400);
+  try {
+    const result = await runCli(["get", "--max-body", "1M", `${server.uri}/huge`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      "error: response body exceeds --max-body 1048576 bytes (Size2 says 419430400)\n",
+    );
+    assert.equal(server.received.length, 1);
+    for (const bad of [["--max-body", "1.5M"], ["--max-body", "2G"], ["--transfer-timeout", "0"]]) {
+      const usage = await runCli(["get", ...bad, `${server.uri}/huge`]);
+      assert.equal(usage.code, 2, usage.stderr);
+      assert.match(usage.stderr, new RegExp(`^error: ${bad[0]} ${bad[1].replace(".", "\\.")}: expected`));
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+/** A payload that would drive a terminal: clear the screen, retitle the window, override the text direction; and a byte that is not UTF-8. */
+const HOSTILE = Uint8Array.of(
+  ...new TextEncoder().encode("22.5\x1b[2J\x1b]0;pwned\x07\u202e"),
+  0xff,
+);
+
+function hostileServer() {
+  return scriptedServer((request) => [{
+    type: Type.ACK,
+    code: Code.Content,
+    messageId: request.messageId,
+    token: request.token,
+    options: [],
+    payload: HOSTILE,
+  }]);
+}
+
+Deno.test("get to a file or a pipe writes the payload's bytes as they came", async () => {
+  const server = hostileServer();
+  try {
+    const result = await runCli(["get", `${server.uri}/x`]);
+    assert.equal(result.code, 0, result.stderr);
+    const expected = [...new TextEncoder().encode("2.05 Content\n"), ...HOSTILE, 0x0a];
+    assert.deepEqual([...result.stdoutBytes], expected);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test({
+  ...needs(
+    "get on a terminal (a pty from script(1)) shows control characters escaped",
+    ["script"],
+    "util-linux",
+  ),
+  async fn() {
+    const server = hostileServer();
+    try {
+      const { command, args } = cliCommand(["get", `${server.uri}/x`]);
+      const line = [command, ...args].map((arg) => `'${arg}'`).join(" ");
+      const result = await runCommand("script", ["-qec", line, "/dev/null"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(
+        result.stdout.replaceAll("\r\n", "\n"),
+        "2.05 Content\n22.5\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}\ufffd\n",
+      );
+    } finally {
+      await server.close();
+    }
+  },
 });

@@ -6,16 +6,19 @@ import {
   type Address,
   CoapClient,
   CoapError,
+  type CoapOption,
   CoapServer,
   Code,
   decode,
   decodeUint,
   encode,
+  encodeBlock,
   encodeUint,
   Endpoint,
   MemoryLink,
   type Message,
   observable,
+  type ObservationEvent,
   OptionNumber,
   Site,
   Type,
@@ -350,4 +353,216 @@ Deno.test("even with an all-NON policy, a notification is Confirmable once 24 ho
   // The registration's ACK, two NONs within the day, then a CON at 24 h.
   assert.deepEqual(types, [Type.ACK, Type.NON, Type.NON, Type.CON]);
   server.close();
+});
+
+/**
+ * Our client on the link against a raw server that the test plays: `answer` sees each request and returns
+ * the responses (none for silence); `send` pushes a notification.
+ */
+function playedServer(answer: (request: Message) => Omit<Message, "messageId" | "token">[] = () => []) {
+  const clock = new VirtualClock();
+  const link = new MemoryLink(clock);
+  const endpoint = new Endpoint(link.attach(CLIENT), { clock, seed: 11 });
+  const client = new CoapClient({ endpoint });
+  const requests: { at: number; message: Message }[] = [];
+  const server = link.attach(SERVER);
+  let messageId = 0x7000;
+  const send = (message: Omit<Message, "messageId" | "token">, token: Uint8Array, replyTo?: Message) =>
+    server.send([{
+      data: encode({ ...message, token, messageId: replyTo?.messageId ?? messageId++ }),
+      address: CLIENT,
+    }]);
+  server.listen((batch) => {
+    for (const { data } of batch) {
+      const message = decode(data);
+      requests.push({ at: clock.now(), message });
+      if (message.code !== Code.Empty) {
+        for (const response of answer(message)) send(response, message.token, message);
+      }
+    }
+  });
+  return { clock, client, endpoint, requests, send };
+}
+
+/** A 2.05 with Observe, Max-Age and the given further options; ACK (to a request) or NON. */
+function content(
+  sequence: number,
+  text: string | Uint8Array,
+  maxAge: number,
+  type: Type = Type.NON,
+  more: CoapOption[] = [],
+) {
+  return {
+    type,
+    code: Code.Content,
+    options: [
+      { number: OptionNumber.Observe, value: encodeUint(sequence) },
+      { number: OptionNumber.MaxAge, value: encodeUint(maxAge) },
+      ...more,
+    ],
+    payload: typeof text === "string" ? new TextEncoder().encode(text) : text,
+  };
+}
+
+const EMPTY = new Uint8Array(0);
+const isRegistration = (m: Message) => observeOf(m) === 0 && m.code === Code.Get;
+
+Deno.test("a notification storm with Block2 M=1: one follow-up fetch at a time, a newer notification cancels the older one's", async () => {
+  const block = (num: number, more: boolean): CoapOption => ({
+    number: OptionNumber.Block2,
+    value: encodeBlock({ num, more, szx: 6 }),
+  });
+  const etag = (n: number): CoapOption => ({ number: OptionNumber.ETag, value: Uint8Array.of(n) });
+  let sent = 0;
+  const { clock, client, requests, send } = playedServer((request) => {
+    if (isRegistration(request)) return [content(0, "0", 60, Type.ACK)];
+    if (observeOf(request) === 1) {
+      return [{ type: Type.ACK, code: Code.Content, options: [], payload: EMPTY }];
+    }
+    // A block fetch is answered 20 ms later: by then the next notification has made it moot, except the last.
+    const of = sent;
+    clock.setTimer(() => {
+      send(
+        {
+          type: Type.ACK,
+          code: Code.Content,
+          options: [etag(of), block(1, false)],
+          payload: new TextEncoder().encode(`rest of ${of}`),
+        },
+        request.token,
+        request,
+      );
+    }, 20);
+    return [];
+  });
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/big`);
+  await clock.advance(5);
+  const observation = await pending;
+  const token = requests[0].message.token;
+  for (sent = 1; sent <= 100; sent++) {
+    send(content(sent, new Uint8Array(1024), 60, Type.NON, [etag(sent), block(0, true)]), token);
+    await clock.advance(10);
+  }
+  await clock.advance(300_000);
+  const fetches = requests.filter((r) => r.message.options.some((o) => o.number === OptionNumber.Block2));
+  assert.equal(fetches.length, 100, "one fetch per notification");
+  assert.equal(
+    new Set(fetches.map((r) => r.message.messageId)).size,
+    100,
+    "none retransmitted: the moot ones were cancelled",
+  );
+  const iterator = observation[Symbol.asyncIterator]();
+  const whole = (await iterator.next()).value!;
+  assert.equal(observeOf(whole.message), 100, "only the newest notification is completed");
+  assert.equal(whole.payload.length, 1024 + "rest of 100".length);
+  const cancelled = observation.cancel();
+  await clock.advance(5);
+  await cancelled;
+  assert.equal(observeOf(requests.at(-1)!.message), 1, "deregistered");
+  client.close();
+});
+
+Deno.test("a server down for 100 s: re-registration keeps trying with back-off, reports each attempt, and resumes", async () => {
+  let down = false;
+  const { clock, client, requests, send } = playedServer((request) => {
+    if (down || !isRegistration(request)) return [];
+    // Up again after the outage it restarted: its sequence numbers start low.
+    return [
+      requests.length === 1 ? content(1000, "registered", 1, Type.ACK) : content(5, "back", 60, Type.ACK),
+    ];
+  });
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  const events: ObservationEvent[] = [];
+  observation.onEvent = (event) => events.push(event);
+  down = true;
+  await clock.advance(100_000);
+  down = false;
+  // Max-Age 1 s + 2 s slack, then doubling: attempts at 3, 9, 21, 45 and 93 s; the fifth one's
+  // retransmissions reach the server once it is back.
+  assert.deepEqual(
+    events.map((event) =>
+      event.type === "reregister" && [event.attempt, event.silentMs, event.nextAttemptMs]
+    ),
+    [[1, 3000, 6000], [2, 9000, 12000], [3, 21000, 24000], [4, 45000, 48000], [5, 93000, 96000]],
+  );
+  await clock.advance(20_000);
+  const attempts = requests.filter((r) => isRegistration(r.message));
+  assert.ok(attempts.every((r) => r.message.token.join() === requests[0].message.token.join()), "same token");
+  const iterator = observation[Symbol.asyncIterator]();
+  const resumed = (await iterator.next()).value!;
+  assert.equal(observeOf(resumed.message), 5, "the restarted server's lower number is taken");
+  // Its notifications flow again and are taken in its own order.
+  const token = requests[0].message.token;
+  send(content(6, "six", 60), token);
+  send(content(4, "four: older in this registration", 60), token);
+  send(content(7, "seven", 60), token);
+  await clock.advance(5);
+  assert.equal((await iterator.next()).value?.text(), "six");
+  assert.equal((await iterator.next()).value?.text(), "seven");
+  assert.equal(events.length, 5, "no attempt while notifications come");
+  client.close();
+});
+
+Deno.test("a server restarted within Max-Age: the re-registration's answer and the notifications after it are not dropped as stale", async () => {
+  let restarted = false;
+  const { clock, client, requests, send } = playedServer((request) =>
+    isRegistration(request)
+      ? [content(restarted ? 2 : 5000, restarted ? "after restart" : "first", 1, Type.ACK)]
+      : []
+  );
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  const iterator = observation[Symbol.asyncIterator]();
+  const token = requests[0].message.token;
+  restarted = true; // it forgot its observers and counts from 0 again
+  await clock.advance(3010);
+  assert.equal(
+    requests.filter((r) => isRegistration(r.message)).length,
+    2,
+    "re-registered after Max-Age + 2 s",
+  );
+  assert.equal((await iterator.next()).value?.text(), "after restart");
+  send(content(3, "three", 60), token);
+  await clock.advance(5);
+  assert.equal(
+    (await iterator.next()).value?.text(),
+    "three",
+    "3 s after 5000, yet fresh: a new registration",
+  );
+  client.close();
+});
+
+Deno.test("closing the client ends its observations: no re-registration timer outlives it, no token stays open", async () => {
+  const { clock, client, requests } = playedServer((request) =>
+    isRegistration(request) ? [content(1, "one", 60, Type.ACK)] : []
+  );
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  assert.equal(observation.active, true);
+  client.close();
+  assert.equal(observation.active, false);
+  assert.equal(clock.pendingTimers, 0);
+  await clock.advance(600_000);
+  assert.equal(requests.length, 1, "neither a re-registration nor a deregistration on a closed client");
+});
+
+Deno.test("an observation the server ended forgets its token: a later notification gets RST (RFC 7641 §3.6)", async () => {
+  const { clock, client, requests, send } = playedServer((request) =>
+    isRegistration(request) ? [content(1, "one", 60, Type.ACK)] : []
+  );
+  const pending = client.observe(`coap://${SERVER.hostname}:${SERVER.port}/value`);
+  await clock.advance(5);
+  const observation = await pending;
+  const token = requests[0].message.token;
+  send({ type: Type.NON, code: Code.NotFound, options: [], payload: EMPTY }, token);
+  await clock.advance(5);
+  assert.equal(observation.active, false);
+  send(content(2, "two", 60), token);
+  await clock.advance(5);
+  assert.equal(requests.at(-1)!.message.type, Type.RST);
+  client.close();
 });

@@ -4,6 +4,7 @@ import { printable } from "../tools/printable.ts";
 import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { secondsFlag } from "./flag_values.ts";
+import { forTerminal } from "./terminal_output.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `discover`. */
@@ -45,12 +46,12 @@ export async function discoverCommand(args: string[]): Promise<number> {
             const value = link.attributes[name];
             return value === true ? "yes" : value ?? "";
           }),
-        ].map(printable)
+        ].map((cell) => printable(cell))
       );
       const header = ["path", ...COLUMNS];
       const widths = header.map((name, i) => Math.max(name.length, ...rows.map((row) => row[i].length)));
       for (const row of [header, ...rows]) {
-        console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+        console.log(forTerminal(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()));
       }
       return EXIT_OK;
     });

@@ -40,6 +40,34 @@ export function secondsFlag(flag: string, text: string): number {
   return value * 1000;
 }
 
+/** Binary multiples, as the byte-size flags take them: 1K = 1024. */
+const BYTE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/**
+ * A number of bytes, 0..max: decimal, or with a binary K, M or G suffix (1M = 1048576).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { byteSizeFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.equal(byteSizeFlag("max-body", "1048576", 2 ** 30), 1048576);
+ * assert.equal(byteSizeFlag("max-body", "1M", 2 ** 30), 1048576);
+ * assert.equal(byteSizeFlag("max-body", "64k", 2 ** 30), 65536);
+ * assert.throws(() => byteSizeFlag("max-body", "2G", 2 ** 30), UsageError);
+ * assert.throws(() => byteSizeFlag("max-body", "1.5M", 2 ** 30), UsageError);
+ * ```
+ */
+export function byteSizeFlag(flag: string, text: string, max: number): number {
+  const match = /^(\d+)([KMG]?)$/i.exec(text);
+  const value = match === null ? NaN : Number(match[1]) * BYTE_UNITS[match[2].toUpperCase()];
+  if (!(value >= 0 && value <= max)) {
+    throw new UsageError(
+      `--${flag} ${text}: expected a number of bytes 0..${max} (suffix K, M or G: 1M = 1048576)`,
+    );
+  }
+  return value;
+}
+
 /**
  * A block size: a power of two from 16 to 1024 (RFC 7959 §2.2).
  * @example

@@ -1,18 +1,34 @@
 /** `observe URI [--count N] [--duration S] [--json]`: a resource's notifications as they arrive. */
 import type { CoapResponse } from "../client/response.ts";
 import { observeSequence } from "../client/observation.ts";
+import type { ObservationEvent } from "../client/observation.ts";
+import { TransferLimitError } from "../client/transfer_errors.ts";
 import { typeName } from "../message/type.ts";
 import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
-import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import {
+  CLIENT_FLAGS,
+  clientFromFlags,
+  limitMessage,
+  printResponse,
+  withClientErrors,
+} from "./request_command.ts";
+import { forTerminal } from "./terminal_output.ts";
+import { untilSignal } from "./until_signal.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
 export const OBSERVE_USAGE =
-  "observe URI [--count N] [--duration S] [--json] [--trace] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641)";
+  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--trace] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
+
+/**
+ * How long the command waits for its deregistration to be acknowledged before it exits anyway: past the
+ * first retransmission (ACK_TIMEOUT × ACK_RANDOM_FACTOR is at most 3 s), for a server that is gone.
+ */
+const DEREGISTER_WAIT_MS = 5_000;
 
 function line(label: string, response: CoapResponse): string {
   const m = response.message;
@@ -28,6 +44,19 @@ function line(label: string, response: CoapResponse): string {
   ].join("  ");
 }
 
+/** The stderr line for what the observation reports besides notifications. */
+function eventLine(event: ObservationEvent): string {
+  if (event.type === "incomplete") {
+    const { error } = event;
+    return `notification dropped: ${
+      error instanceof TransferLimitError ? limitMessage(error) : error.message
+    }`;
+  }
+  const seconds = (ms: number) => Number((ms / 1000).toFixed(1));
+  return `re-registering: attempt ${event.attempt}, no notification for ${seconds(event.silentMs)} s;` +
+    ` next attempt in ${seconds(event.nextAttemptMs)} s`;
+}
+
 /** Runs `observe`; returns the exit code. */
 export async function observeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
@@ -41,34 +70,68 @@ export async function observeCommand(args: string[]): Promise<number> {
   const duration = values.duration === undefined ? undefined : secondsFlag("duration", values.duration);
   const client = clientFromFlags(values);
   const print = (label: string, response: CoapResponse) =>
-    console.log(
+    console.log(forTerminal(
       values.json
         ? JSON.stringify({ event: label, ...messageToJson(response.message) })
         : line(label, response),
-    );
+    ));
+  // Ctrl-C and SIGTERM stop the command the way --count and --duration do: deregistered first.
+  const finished = new AbortController();
+  const stopped = untilSignal(finished.signal);
+  const registering = new AbortController();
+  stopped.then((signal) => signal && registering.abort(new Error(`${signal} while registering`)));
   try {
     return await withClientErrors(async () => {
-      const observation = await client.observe(positionals[0], {
-        timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
-      });
+      let observation;
+      try {
+        observation = await client.observe(positionals[0], {
+          timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
+          signal: registering.signal,
+        });
+      } catch (error) {
+        if (registering.signal.aborted) return EXIT_OK;
+        throw error;
+      }
       if (!observation.response.isSuccess) {
         printResponse(observation.response, values.json === true, 0);
         return EXIT_ERROR_RESPONSE;
       }
       print(observation.active ? "registered" : "not observable", observation.response);
-      const stop = duration === undefined ? undefined : setTimeout(() => observation.cancel(), duration);
-      let received = 0;
+      observation.onEvent = (event) => console.error(forTerminal(eventLine(event), Deno.stderr));
+      let deregistering: Promise<void> | undefined;
+      const stop = () => deregistering ??= observation.cancel();
+      stopped.then((signal) => {
+        if (signal === undefined) return;
+        console.error(`${signal}: deregistering`);
+        stop();
+      });
+      const timer = duration === undefined ? undefined : setTimeout(stop, duration);
+      // Iterated by hand: leaving a for-await loop would deregister without the bound below.
+      const notifications = observation[Symbol.asyncIterator]();
       try {
-        for await (const notification of observation) {
-          print("notification", notification);
-          if (++received >= count) break;
+        for (let received = 0; received < count; received++) {
+          const next = await notifications.next();
+          if (next.done) break;
+          print("notification", next.value);
         }
       } finally {
-        clearTimeout(stop);
+        clearTimeout(timer);
       }
+      await bounded(stop(), DEREGISTER_WAIT_MS);
       return EXIT_OK;
     });
   } finally {
+    finished.abort();
     client.close();
+  }
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+async function bounded(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -2,9 +2,11 @@
 import { type ClientOptions, CoapClient, type Method } from "../client/client.ts";
 import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError } from "../endpoint/errors.ts";
+import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
-import { blockSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
+import { blockSizeFlag, byteSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
+import { forTerminal, writePayload } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
@@ -13,16 +15,28 @@ import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./us
 export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
+    --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
     ${TRACE_USAGE}
-    exit code: 0 for 2.xx, 1 for 4.xx/5.xx, 2 usage error, 3 timeout or reset`;
+    exit code: 0 for 2.xx, 1 for 4.xx/5.xx or a response refused (over a limit, blocks out of order),
+    2 usage error, 3 timeout or reset`;
 
 /** The flags of ClientFlags, as parseFlags takes them. */
 export const CLIENT_FLAGS = {
   timeout: { type: "string" },
   "ack-timeout": { type: "string" },
   "max-retransmit": { type: "string" },
+  "max-body": { type: "string" },
+  "transfer-timeout": { type: "string" },
   ...TRACE_FLAGS,
 } as const;
+
+/** The flags that set each of the client's limits, as errors name them. */
+const LIMIT_FLAGS: Record<TransferLimit, string> = {
+  maxBodySize: "--max-body",
+  transferTimeout: "--transfer-timeout",
+};
+/** The largest --max-body: a body is held in one buffer. */
+const MAX_BODY_FLAG_LIMIT = 1024 ** 3;
 
 const FLAGS = {
   payload: { type: "string" },
@@ -41,6 +55,8 @@ export type ClientFlags = TraceFlags & {
   timeout?: string;
   "ack-timeout"?: string;
   "max-retransmit"?: string;
+  "max-body"?: string;
+  "transfer-timeout"?: string;
 };
 
 /** A client that also closes the trace files its flags opened when it closes. */
@@ -60,7 +76,8 @@ class TracedClient extends CoapClient {
 
 /**
  * A client configured from the shared flags: --verbose, --trace, --trace-json
- * and --pcap see every datagram (TraceOutputs).
+ * and --pcap see every datagram (TraceOutputs); --max-body and
+ * --transfer-timeout bound block-wise responses.
  */
 export function clientFromFlags(values: ClientFlags): CoapClient {
   const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
@@ -70,8 +87,14 @@ export function clientFromFlags(values: ClientFlags): CoapClient {
   if (values["max-retransmit"] !== undefined) {
     parameters.maxRetransmit = integerFlag("max-retransmit", values["max-retransmit"], 20);
   }
+  const maxBodySize = values["max-body"] === undefined
+    ? undefined
+    : byteSizeFlag("max-body", values["max-body"], MAX_BODY_FLAG_LIMIT);
+  const transferTimeout = values["transfer-timeout"] === undefined
+    ? undefined
+    : secondsFlag("transfer-timeout", values["transfer-timeout"]);
   const traces = new TraceOutputs(values, "client");
-  return new TracedClient({ parameters, onTrace: traces.onTrace }, traces);
+  return new TracedClient({ parameters, maxBodySize, transferTimeout, onTrace: traces.onTrace }, traces);
 }
 
 /** Turns the ways a request can fail into exit codes; anything else propagates. */
@@ -83,26 +106,41 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
       console.error(`error: ${error.message}`);
       return EXIT_NO_RESPONSE;
     }
+    // The server answered, but with something the client would not take.
+    if (error instanceof TransferLimitError) {
+      console.error(`error: ${limitMessage(error)}`);
+      return EXIT_ERROR_RESPONSE;
+    }
+    if (error instanceof BlockwiseError) {
+      console.error(`error: ${error.message}`);
+      return EXIT_ERROR_RESPONSE;
+    }
     if (error instanceof URIError) throw new UsageError(error.message);
     throw error;
   }
 }
 
+/** A TransferLimitError as the commands say it: the limit named by its flag ("--max-body"). */
+export function limitMessage(error: TransferLimitError): string {
+  return error.describe(LIMIT_FLAGS[error.limit]);
+}
+
 /**
  * Prints a response as the commands do: code and name, then the payload (or JSON). A 2.xx payload is the
- * representation and is printed as it is; a 4.xx/5.xx one is a diagnostic message (RFC 7252 §5.5.2), printed
- * with its controls escaped like a log line.
+ * representation: escaped on a terminal, written as it came otherwise; a 4.xx/5.xx one is a diagnostic
+ * message (RFC 7252 §5.5.2), always printed with its controls escaped like a log line.
  */
 export function printResponse(response: CoapResponse, json: boolean, rtt: number): void {
   if (json) {
-    console.log(
+    console.log(forTerminal(
       JSON.stringify({ ...messageToJson(response.message), rttMs: Number(rtt.toFixed(3)) }, null, 2),
-    );
+    ));
     return;
   }
   console.log(`${response.codeString} ${response.codeName}`);
   if (response.payload.length === 0) return;
-  console.log(response.isSuccess ? response.text() : printable(response.text()));
+  if (response.isSuccess) writePayload(response.payload);
+  else console.log(printable(response.text()));
 }
 
 /** Runs one of get/put/post/delete; returns the exit code. */

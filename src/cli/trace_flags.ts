@@ -6,6 +6,7 @@ import { traceToJson } from "../tools/trace_json.ts";
 import { TraceNotes } from "../tools/trace_notes.ts";
 import { formatTraceLine } from "../tools/trace_line.ts";
 import { addressKey } from "../transport/transport.ts";
+import { forTerminal } from "./terminal_output.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** The flags, for parseFlags. */
@@ -62,7 +63,9 @@ export class TraceOutputs {
   constructor(values: TraceFlags, role: "client" | "server") {
     const sinks: ((event: TraceEvent) => void)[] = [];
     let start: number | undefined;
-    if (values.verbose) sinks.push((event) => console.error(formatTraceLine(event, start!)));
+    // Payload previews and options come from the peer: escaped when stderr is a terminal.
+    const show = (line: string) => console.error(forTerminal(line, Deno.stderr));
+    if (values.verbose) sinks.push((event) => show(formatTraceLine(event, start!)));
     if (values.trace) {
       let diagram: SequenceDiagram | undefined;
       sinks.push((event) => {
@@ -80,9 +83,9 @@ export class TraceOutputs {
               right: `server ${addressKey(event.local)}`,
               local: "right",
             });
-          console.error(diagram.header());
+          show(diagram.header());
         }
-        console.error(diagram.row(event));
+        show(diagram.row(event));
       });
     }
     if (values["trace-json"] !== undefined) {

@@ -1,8 +1,8 @@
 /**
  * RFC 7959 on the client: a large request body goes out in Block1 blocks,
- * and a response that comes in Block2 blocks is fetched to the end and
- * returned whole. Each block is one exchange, made by the caller's `send`
- * (which gives it a fresh token), so this file knows no tokens.
+ * and the requests for a response's later Block2 blocks are built here
+ * (block2_completion.ts fetches them). Each block is one exchange, made by the
+ * caller's `send` (which gives it a fresh token), so this file knows no tokens.
  * @module
  */
 import { Code } from "../message/code.ts";
@@ -10,16 +10,13 @@ import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { blockSize, decodeBlock, encodeBlock, encodeUint } from "../message/option_value.ts";
 import type { Outgoing } from "../endpoint/endpoint.ts";
-import { addressKey } from "../transport/transport.ts";
-import { bytesToHex } from "../tools/hex.ts";
-import { CoapResponse } from "./response.ts";
+import type { CoapResponse } from "./response.ts";
 
-/** Sends one block's request and resolves with its response. */
-export type SendBlock = (message: Outgoing) => Promise<CoapResponse>;
+/** Sends one block's request and resolves with its response; `signal` abandons it (a transfer's deadline). */
+export type SendBlock = (message: Outgoing, signal?: AbortSignal) => Promise<CoapResponse>;
 
 const EMPTY = new Uint8Array(0);
 const DEFAULT_BLOCK_SZX = 6;
-const MAX_BLOCK2_RESTARTS = 3;
 
 /** The size exponent for a block size of 16 … 1024 bytes (default 1024). */
 export function blockSzx(size: number | undefined): number {
@@ -89,64 +86,4 @@ export function withBlock2(message: Outgoing, num: number, szx: number): Outgoin
   const options = message.options.filter((o) => o.number !== OptionNumber.Block2);
   options.push({ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) });
   return { ...message, options };
-}
-
-/**
- * RFC 7959 §2.4: fetches the remaining Block2 blocks of a response and
- * returns it whole; if the ETag changes mid-way, it starts over when the
- * request can be repeated, and fails when it cannot.
- */
-export async function completeBlock2(
-  send: SendBlock,
-  { follow, restartable }: Continuation,
-  first: CoapResponse,
-): Promise<CoapResponse> {
-  const from = addressKey(first.peer);
-  let response = first;
-  for (let restarts = 0; restarts <= MAX_BLOCK2_RESTARTS; restarts++) {
-    const option = response.option(OptionNumber.Block2);
-    if (!response.isSuccess || option === undefined) return response;
-    const start = decodeBlock(option);
-    if (!start.more && start.num === 0) return response;
-    const etag = bytesToHex(response.option(OptionNumber.ETag) ?? EMPTY);
-    const parts = [response.payload];
-    let block = start;
-    let changed = false;
-    while (block.more) {
-      const next = await send(withBlock2(follow, block.num + 1, block.szx));
-      const nextOption = next.option(OptionNumber.Block2);
-      if (!next.isSuccess || nextOption === undefined) return next;
-      if (bytesToHex(next.option(OptionNumber.ETag) ?? EMPTY) !== etag) {
-        changed = true;
-        break;
-      }
-      block = decodeBlock(nextOption);
-      parts.push(next.payload);
-    }
-    if (!changed) {
-      const whole = concat(parts);
-      return new CoapResponse({
-        ...response.message,
-        options: response.message.options.filter((o) => o.number !== OptionNumber.Block2),
-        payload: whole,
-      }, response.peer);
-    }
-    if (!restartable) {
-      // RFC 7959 §2.7: a PUT's or POST's answer is one atomic transfer; asking anew would redo the request.
-      throw new Error(`the response from ${from} changed (new ETag) during its block-wise transfer`);
-    }
-    // The representation changed under us: start over from block 0.
-    response = await send(withBlock2(follow, 0, start.szx));
-  }
-  throw new Error(`the representation kept changing during a block-wise transfer from ${from}`);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
 }

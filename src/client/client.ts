@@ -11,6 +11,7 @@ import { blockSize, encodeString, encodeUint } from "../message/option_value.ts"
 import {
   Endpoint,
   type EndpointOptions,
+  type Exchange,
   type Inbound,
   type Outgoing,
   type Peer,
@@ -20,14 +21,13 @@ import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
 import type { Address } from "../transport/transport.ts";
+import { blockSzx, continuation, type SendBlock, uploadBlock1, withBlock2 } from "./blockwise.ts";
 import {
-  blockSzx,
+  type Block2Limits,
   completeBlock2,
-  continuation,
-  type SendBlock,
-  uploadBlock1,
-  withBlock2,
-} from "./blockwise.ts";
+  DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_TRANSFER_TIMEOUT_MS,
+} from "./block2_completion.ts";
 import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
 import { resolveCoapUri } from "./uri.ts";
@@ -68,6 +68,10 @@ export interface RequestOptions {
   blockSize?: number;
   /** Cancels the request. */
   signal?: AbortSignal;
+  /** Largest response body reassembled from Block2 blocks, in bytes (default the client's, 16 MiB). */
+  maxBodySize?: number;
+  /** Longest a response's Block2 transfer may take, in ms from its first block (default the client's, 5 min). */
+  transferTimeout?: number;
 }
 
 /** Options of a client. */
@@ -78,6 +82,13 @@ export interface ClientOptions extends EndpointOptions {
   endpoint?: Endpoint;
   /** Fills tokens and Request-Tags with random bytes (default crypto.getRandomValues); seeded in simulations, so runs repeat. */
   random?: (bytes: Uint8Array) => Uint8Array;
+  /**
+   * Largest response body reassembled from Block2 blocks, in bytes (default 16 MiB): the server decides how
+   * many blocks there are, so without a bound it decides how much memory the client uses.
+   */
+  maxBodySize?: number;
+  /** Longest a response's Block2 transfer may take, in ms from its first block (default 5 minutes). */
+  transferTimeout?: number;
 }
 
 interface Pending {
@@ -107,6 +118,9 @@ export class CoapClient {
   readonly #random: (bytes: Uint8Array) => Uint8Array;
   readonly #endpoints = new Map<string, Endpoint>();
   readonly #pending = new Map<string, Pending>();
+  /** Observations still running, which close() ends (their re-registration timers would outlive it). */
+  readonly #observations = new Set<Observation>();
+  #closed = false;
 
   constructor(options: ClientOptions = {}) {
     this.#options = options;
@@ -173,7 +187,11 @@ export class CoapClient {
         options.blockSize === undefined ? message : withBlock2(message, 0, szx),
         options,
       );
-    return await completeBlock2(send, continuation(message, uploading), response);
+    return await completeBlock2(send, continuation(message, uploading), response, {
+      ...this.#limits(endpoint, options),
+      signal: options.signal,
+      askedSzx: options.blockSize === undefined || uploading ? undefined : szx,
+    });
   }
 
   /**
@@ -217,35 +235,75 @@ export class CoapClient {
       payload: EMPTY,
     };
     const key = pendingKey(peer, register.token);
-    // Assigned once the first response is in; notifications arriving earlier have nowhere to go yet.
-    // deno-lint-ignore prefer-const
-    let observation: Observation | undefined;
-    const complete = (response: CoapResponse) =>
-      completeBlock2(this.#blockSender(endpoint, peer, options), continuation(register, false), response);
-    const first = await complete(
-      await this.#exchange(endpoint, peer, register, options, (notification) => {
-        // RFC 7959 §2.6: a notification larger than a block is completed with plain block-wise GETs.
-        complete(notification).then((whole) => observation?.deliver(whole), () => {});
-      }),
-    );
-    observation = new Observation(first, {
+    const send = this.#blockSender(endpoint, peer, options);
+    const limits = this.#limits(endpoint, options);
+    const complete = (response: CoapResponse, signal?: AbortSignal) =>
+      completeBlock2(send, continuation(register, false), response, { ...limits, signal });
+    // Notifications that arrive while the first response is completed wait for the observation; the
+    // latest is enough, as it supersedes the others.
+    let early: CoapResponse | undefined;
+    let deliver: (notification: CoapResponse) => void = (notification) => early = notification;
+    const registered = await this.#exchange(endpoint, peer, register, options, (n) => deliver(n));
+    let first: CoapResponse;
+    try {
+      first = await complete(registered, options.signal);
+    } catch (error) {
+      // Unregistered here, the server's next notification gets RST, which ends it there (RFC 7641 §3.6).
+      this.#pending.delete(key);
+      throw error;
+    }
+    let attempt: Exchange | undefined;
+    const abandon = () => {
+      if (attempt !== undefined) {
+        endpoint.cancel(attempt, new Error("a newer re-registration took its place"));
+      }
+    };
+    const observation = new Observation(first, {
       clock: endpoint.clock,
       reregister: () => {
-        endpoint.sendConfirmable(register, peer).catch(() => {});
+        abandon();
+        attempt = endpoint.confirmable(register, peer);
+        attempt.acknowledged.catch(() => {});
+      },
+      complete,
+      ended: () => {
+        abandon();
+        this.#pending.delete(key);
+        this.#observations.delete(observation);
       },
       deregister: async () => {
-        this.#pending.delete(key);
+        // Closed, the client has no socket left to send it on.
+        if (this.#closed) return;
         const deregister = { ...register, options: register.options.map(deregistering) };
         await this.#exchange(endpoint, peer, deregister, { timeout: options.timeout }).catch(() => {});
       },
     });
-    if (!observation.active) this.#pending.delete(key);
+    deliver = (notification) => observation.deliver(notification);
+    if (early !== undefined) observation.deliver(early);
+    if (observation.active) this.#observations.add(observation);
+    else this.#pending.delete(key);
     return observation;
   }
 
   /** Sends each block of a transfer as its own exchange, with a fresh token. */
   #blockSender(endpoint: Endpoint, peer: Peer, options: RequestOptions): SendBlock {
-    return (message) => this.#exchange(endpoint, peer, { ...message, token: this.#newToken(peer) }, options);
+    return (message, signal) =>
+      this.#exchange(endpoint, peer, { ...message, token: this.#newToken(peer) }, {
+        ...options,
+        signal: signal ?? options.signal,
+      });
+  }
+
+  /** The bounds on a Block2 reassembly: the request's, else the client's, else the defaults. */
+  #limits(endpoint: Endpoint, options: RequestOptions): Block2Limits {
+    const maxBodySize = options.maxBodySize ?? this.#options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+    const transferTimeout = options.transferTimeout ?? this.#options.transferTimeout ??
+      DEFAULT_TRANSFER_TIMEOUT_MS;
+    if (!(Number.isSafeInteger(maxBodySize) && maxBodySize >= 0)) {
+      throw new RangeError(`maxBodySize ${maxBodySize} is not a number of bytes`);
+    }
+    if (!(transferTimeout > 0)) throw new RangeError(`transferTimeout ${transferTimeout} must be > 0 ms`);
+    return { maxBodySize, transferTimeout, clock: endpoint.clock };
   }
 
   /**
@@ -270,10 +328,16 @@ export class CoapClient {
     return new Promise<CoapResponse>((resolve, reject) => {
       let settled = false;
       let timer: TimerHandle | undefined;
+      let exchange: Exchange | undefined;
       const finish = (error: unknown, response?: CoapResponse) => {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clock.cancel(timer);
+        // Given up on (aborted, timed out): the CON stops being retransmitted, or being queued behind NSTART,
+        // so abandoned requests — block fetches a newer notification made moot — do not pile up.
+        if (response === undefined && exchange !== undefined) {
+          endpoint.cancel(exchange, new Error("nobody waits for the response any more"));
+        }
         options.signal?.removeEventListener("abort", abort);
         if (follow === undefined || response === undefined) this.#pending.delete(key);
         else {this.#pending.set(key, {
@@ -299,15 +363,18 @@ export class CoapClient {
         endpoint.sendNonConfirmable(message, peer);
       } else {
         // An empty ACK means a separate response will follow.
-        endpoint.sendConfirmable(message, peer).then(() => {
+        exchange = endpoint.confirmable(message, peer);
+        exchange.acknowledged.then(() => {
           if (!settled && timer === undefined) startTimer();
         }, (error) => finish(error));
       }
     });
   }
 
-  /** Closes the client's sockets; open requests fail. */
+  /** Closes the client's sockets; open requests fail, and observations end (without deregistering). */
   close(): void {
+    this.#closed = true;
+    for (const observation of this.#observations) observation.cancel();
     for (const endpoint of this.#endpoints.values()) endpoint.close();
     this.#endpoints.clear();
   }
