@@ -43,8 +43,17 @@ async function sha256(data: Uint8Array): Promise<string> {
   return Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * A server for the block-wise mechanics: amplification control off, so an unverified loopback client gets
+ * the block sizes asked for (amplification_test.ts covers the smaller blocks and Echo it would choose).
+ */
 function serve(site: Site, options: ServerOptions = {}) {
-  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0, ...options });
+  const server = new CoapServer(site, {
+    hostname: "127.0.0.1",
+    port: 0,
+    amplification: { factor: Infinity },
+    ...options,
+  });
   return { server, base: `coap://127.0.0.1:${server.address.port}` };
 }
 

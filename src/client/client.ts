@@ -309,9 +309,28 @@ export class CoapClient {
   /**
    * Sends `message` and resolves with the first response carrying its token.
    * With `follow`, the token stays registered and later responses go there
-   * (notifications) until the caller removes it.
+   * (notifications) until the caller removes it. A 4.01 carrying an Echo
+   * option asks for the same request again with that value (RFC 9175 §2.3,
+   * a server checking that this address is ours): it is sent once more.
    */
-  #exchange(
+  async #exchange(
+    endpoint: Endpoint,
+    peer: Peer,
+    message: Outgoing,
+    options: Pick<RequestOptions, "confirmable" | "timeout" | "signal">,
+    follow?: (response: CoapResponse) => void,
+  ): Promise<CoapResponse> {
+    const response = await this.#exchangeOnce(endpoint, peer, message, options, follow);
+    const echo = response.code === Code.Unauthorized ? response.option(OptionNumber.Echo) : undefined;
+    if (echo === undefined || message.options.some((o) => o.number === OptionNumber.Echo)) return response;
+    const repeated = {
+      ...message,
+      options: [...message.options, { number: OptionNumber.Echo, value: echo.slice() }],
+    };
+    return await this.#exchangeOnce(endpoint, peer, repeated, options, follow);
+  }
+
+  #exchangeOnce(
     endpoint: Endpoint,
     peer: Peer,
     message: Outgoing,

@@ -341,14 +341,14 @@ export class Endpoint {
       case layout.ACTION_REQUEST:
       case layout.ACTION_RESPONSE:
         this.#forget(handle);
-        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle });
-        else this.onResponse({ message, peer, handle });
+        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle, size: data.length });
+        else this.onResponse({ message, peer, handle, size: data.length });
         return;
       case layout.ACTION_DUPLICATE:
         return this.#resend(message, handle, address, at);
       case layout.ACTION_ACKNOWLEDGED:
         this.#confirmables.settle(handle, message);
-        if (message.code !== 0) this.onResponse({ message, peer, handle: -1 });
+        if (message.code !== 0) this.onResponse({ message, peer, handle: -1, size: data.length });
         return;
       case layout.ACTION_EXCHANGE_RESET:
         return this.#confirmables.settle(handle, undefined);
@@ -358,7 +358,7 @@ export class Endpoint {
         return onReset?.();
       }
       case layout.ACTION_BUSY:
-        return this.onBusy({ message, peer, handle: -1 }, core.retryAfter);
+        return this.onBusy({ message, peer, handle: -1, size: data.length }, core.retryAfter);
     }
   }
 

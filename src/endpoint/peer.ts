@@ -24,4 +24,6 @@ export interface Inbound {
   readonly peer: Peer;
   /** Where the answer is kept for duplicates (RFC 7252 §4.5); -1 when it is not kept. */
   readonly handle: number;
+  /** The datagram's length in bytes (RFC 7252 §11.3 measures amplification against it). */
+  readonly size: number;
 }

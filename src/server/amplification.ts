@@ -2,11 +2,14 @@
  * Amplification control (RFC 7252 §11.3, RFC 9175 §2.4): a peer whose
  * address is not verified gets no answer larger than `factor` times its
  * request. A large answer goes out as a smaller Block2 block that fits (RFC
- * 7959 §2.4 lets the server choose a smaller block than asked for); when not
- * even a 16-byte block fits, the answer is 4.01 Unauthorized with an Echo
- * option, and the client that repeats the request with that Echo value has
- * proved it receives at its address. Verified addresses and open challenges
- * are kept in bounded maps that expire.
+ * 7959 §2.4 lets the server choose a smaller block than asked for), if that
+ * block still holds 64 bytes or more; otherwise a GET or FETCH is answered
+ * 4.01 Unauthorized with an Echo option, and the client that repeats the
+ * request with that Echo value has proved it receives at its address. A
+ * request that is not safe to repeat (PUT, POST …) never gets the challenge,
+ * which would run its handler again: it gets the block that fits, down to 16
+ * bytes. Verified addresses and open challenges are kept in bounded maps that
+ * expire.
  * @module
  */
 import { Code, isSuccess } from "../message/code.ts";
@@ -37,6 +40,8 @@ export const DEFAULT_AMPLIFICATION: Readonly<AmplificationLimits> = {
 };
 
 const ECHO_BYTES = 8;
+/** Blocks smaller than 64 bytes cost more round trips than one Echo exchange does. */
+const SMALLEST_USEFUL_SZX = 2;
 /** RFC 9175 §2.4: a challenge is answered within seconds; longer-lived ones are of no use to a client. */
 const CHALLENGE_LIFETIME_MS = 60_000;
 const EMPTY = new Uint8Array(0);
@@ -99,24 +104,24 @@ export class AmplificationGuard {
   }
 
   /**
-   * The answer to send for a request of `requestSize` bytes: `response` itself when it is small enough or
-   * the address is verified; else a smaller Block2 block of it, or an error without its diagnostic, or a
-   * 4.01 challenge with Echo.
+   * The answer to send to a request of `requestSize` bytes: `response` itself when it is small enough or
+   * the address is verified; else a smaller Block2 block of it, or an error without its diagnostic, or (for
+   * a request that is `safe` to repeat) a 4.01 challenge with Echo.
    */
-  limit(peer: Peer, requestSize: number, response: Outgoing, now: number): Outgoing {
-    const budget = this.#limits.factor * requestSize;
+  limit(peer: Peer, request: { size: number; safe: boolean }, response: Outgoing, now: number): Outgoing {
+    const budget = this.#limits.factor * request.size;
     if (roughSize(response) <= budget || this.#verified.get(peer.key, now) || exactSize(response) <= budget) {
       return response;
     }
     if (!isSuccess(response.code)) {
       // RFC 7252 §5.5.2: the diagnostic payload is optional; the code alone still answers.
-      const bare = { ...response, payload: EMPTY };
-      if (exactSize(bare) <= budget) return bare;
-    } else {
-      const block = smallerBlock(response, budget);
-      if (block !== undefined) return block;
+      return { ...response, payload: EMPTY };
     }
-    return this.#challenge(peer, response.token, now);
+    const smallest = request.safe ? SMALLEST_USEFUL_SZX : 0;
+    const block = smallerBlock(response, budget, smallest);
+    if (block !== undefined) return block;
+    // Not even a 16-byte block fits a tiny request: the smallest block still goes, a little over the factor.
+    return request.safe ? this.#challenge(peer, response.token, now) : blockOf(response, 0);
   }
 
   #challenge(peer: Peer, token: Uint8Array, now: number): Outgoing {
@@ -142,32 +147,46 @@ function exactSize(message: Outgoing): number {
   return encode({ ...message, type: Type.ACK, messageId: 0 }).length;
 }
 
-/**
- * The largest Block2 block of `response` (itself a whole representation or
- * one block of it) that fits `budget` bytes: NUM scaled to the smaller size
- * (RFC 7959 §2.4), Size2 and an ETag as the block-wise server adds them.
- */
-function smallerBlock(response: Outgoing, budget: number): Outgoing | undefined {
+/** The largest Block2 block of `response` (RFC 7959 §2.4) of at least 16 << smallestSzx bytes that fits. */
+function smallerBlock(response: Outgoing, budget: number, smallestSzx: number): Outgoing | undefined {
+  for (let szx = currentSzx(response) - 1; szx >= smallestSzx; szx--) {
+    const block = blockOf(response, szx);
+    if (exactSize(block) <= budget) return block;
+  }
+  return undefined;
+}
+
+function currentSzx(response: Outgoing): number {
   const option = response.options.find((o) => o.number === OptionNumber.Block2);
-  const current = option === undefined ? { num: 0, more: false, szx: 7 } : decodeBlock(option.value);
+  return option === undefined ? 7 : decodeBlock(option.value).szx;
+}
+
+/**
+ * Block `szx` of `response` — itself a whole representation or one block of it — starting where it
+ * starts: NUM scaled to the smaller size, with Size2 and an ETag as the block-wise server adds them.
+ */
+function blockOf(response: Outgoing, szx: number): Outgoing {
+  const option = response.options.find((o) => o.number === OptionNumber.Block2);
   const rest: CoapOption[] = response.options.filter((o) => o.number !== OptionNumber.Block2);
+  let num = 0;
+  let more = false;
   if (option === undefined) {
     rest.push({ number: OptionNumber.Size2, value: encodeUint(response.payload.length) });
     if (!rest.some((o) => o.number === OptionNumber.ETag)) {
       rest.push({ number: OptionNumber.ETag, value: etagOf(response.payload) });
     }
+  } else {
+    const current = decodeBlock(option.value);
+    num = current.num << (current.szx - szx);
+    more = current.more;
   }
-  for (let szx = Math.min(current.szx, 7) - 1; szx >= 0; szx--) {
-    const size = 16 << szx;
-    const payload = response.payload.subarray(0, size);
-    const more = current.more || response.payload.length > size;
-    const num = option === undefined ? 0 : current.num << (current.szx - szx);
-    const block: Outgoing = {
-      ...response,
-      options: [...rest, { number: OptionNumber.Block2, value: encodeBlock({ num, more, szx }) }],
-      payload,
-    };
-    if (exactSize(block) <= budget) return block;
-  }
-  return undefined;
+  const size = 16 << szx;
+  return {
+    ...response,
+    options: [...rest, {
+      number: OptionNumber.Block2,
+      value: encodeBlock({ num, more: more || response.payload.length > size, szx }),
+    }],
+    payload: response.payload.subarray(0, size),
+  };
 }

@@ -171,7 +171,7 @@ function uploadKey(peer: Peer, request: CoapRequest): string {
 }
 
 /** A 4-byte FNV-1a hash of the representation: equal payloads, equal ETags. */
-function etagOf(payload: Uint8Array): Uint8Array {
+export function etagOf(payload: Uint8Array): Uint8Array {
   let hash = 0x811c9dc5;
   for (const byte of payload) hash = Math.imul(hash ^ byte, 0x01000193);
   return Uint8Array.of(hash >>> 24, (hash >>> 16) & 0xff, (hash >>> 8) & 0xff, hash & 0xff);

@@ -5,7 +5,7 @@
  * @module
  */
 import { Code, codeName, codeString } from "../message/code.ts";
-import { uriPath } from "../message/message.ts";
+import { getOption, uriPath } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { encodeUint } from "../message/option_value.ts";
 import { Type, typeName } from "../message/type.ts";
@@ -23,6 +23,7 @@ import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
+import { AmplificationGuard, type AmplificationLimits } from "./amplification.ts";
 import { errorMessage, responseFrom } from "./responses.ts";
 import { checkOptions } from "./option_checks.ts";
 import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
@@ -92,6 +93,11 @@ export interface ServerOptions extends EndpointOptions {
   block2RenderingLifetime?: number;
   /** Observer limits (RFC 7641 §4.1); beyond them a GET with Observe gets a plain response. */
   observeLimits?: Partial<ObserveLimits>;
+  /**
+   * Amplification control (RFC 7252 §11.3, RFC 9175 §2.4): an address not verified by Echo gets no answer
+   * larger than `factor` (3) × its request — a smaller Block2 block, or 4.01 with Echo.
+   */
+  amplification?: Partial<AmplificationLimits>;
 }
 
 /**
@@ -118,11 +124,13 @@ export class CoapServer {
   readonly #observers: ObserveRegistry;
   readonly #blockwise: Blockwise;
   readonly #discovery: Resource;
+  readonly #amplification: AmplificationGuard;
   readonly #renderings: Block2Renderings;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
     this.#discovery = discoveryResource(site);
+    this.#amplification = new AmplificationGuard(options.amplification);
     this.#separateDelay = options.separateResponseDelay ?? 500;
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
@@ -195,6 +203,7 @@ export class CoapServer {
 
   #handle(inbound: Inbound): void {
     const started = this.endpoint.clock.now();
+    this.#amplification.receive(inbound.peer, getOption(inbound.message, OptionNumber.Echo), started);
     const checked = checkOptions(inbound.message);
     if ("refusal" in checked) {
       // RFC 7252 §5.4.1: a NON with an unrecognized critical option is rejected, not answered.
@@ -316,7 +325,10 @@ export class CoapServer {
   }
 
   #answer(inbound: Inbound, response: Outgoing, started: number, separate: boolean): void {
+    const safe = inbound.message.code === Code.Get || inbound.message.code === Code.Fetch;
     try {
+      const now = this.endpoint.clock.now();
+      response = this.#amplification.limit(inbound.peer, { size: inbound.size, safe }, response, now);
       this.#send(inbound, response, separate);
     } catch (error) {
       // The handler's answer cannot be encoded (too large, a bad option): say so rather than stay silent.
