@@ -84,9 +84,12 @@ export class Confirmables {
   }
 
   /**
-   * RFC 7641 §4.5.2: sends `message` in place of `old`, if that is still
-   * unacknowledged: under a new Message ID but keeping its retransmission
-   * count and timeout; `old` rejects with ReplacedError. Otherwise a plain send.
+   * RFC 7641 §4.5.2: `message` takes over `old`'s retransmission counter and
+   * timeout, if that is still unacknowledged: the schedule moves to a new
+   * Message ID now, and the new bytes go out when `old` would next have been
+   * retransmitted — not at once, so the exponential back-off that keeps a
+   * silent peer's link uncongested (RFC 7252 §4.7) holds. `old` rejects with
+   * ReplacedError. Otherwise a plain send.
    */
   replace(old: Exchange, message: Outgoing, peer: Peer): Exchange {
     if (!(old instanceof Outstanding) || old.peer.key !== peer.key || this.#closed) {
@@ -107,7 +110,6 @@ export class Confirmables {
     this.#bySlot[old.slot] = entry;
     old.slot = -1;
     old.reject(new ReplacedError("replaced by a newer notification"));
-    this.#host.transmit(entry.bytes!, entry.wire!, peer);
     return entry;
   }
 

@@ -14,7 +14,13 @@ import { Type } from "../message/type.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { Confirmables, type Exchange } from "./confirmables.ts";
-import { exchangeLifetime, nonLifetime, resolveParameters, type TransmissionParameters } from "./params.ts";
+import {
+  exchangeLifetime,
+  maxTransmitSpan,
+  nonLifetime,
+  resolveParameters,
+  type TransmissionParameters,
+} from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
 import type { TraceEvent } from "./trace.ts";
 
@@ -123,14 +129,19 @@ export class Endpoint {
       exchangeLifetime: exchangeLifetime(this.parameters),
       nonLifetime: nonLifetime(this.parameters),
       seed: options.seed ?? random[0],
+      probingRate: this.parameters.probingRate,
+      // Silent for as long as a CON of ours may still be retransmitted: it is not answering (§4.7).
+      quietAfter: maxTransmitSpan(this.parameters),
     });
     this.#confirmables = new Confirmables({
       core: this.#core,
       clock: this.#clock,
       parameters: this.parameters,
       coreIdOf: (peer) => this.#coreIdOf(peer),
-      transmit: (bytes, message, peer, retransmission) =>
-        this.#transmit(bytes, message, peer.address, retransmission),
+      transmit: (bytes, message, peer, retransmission) => {
+        this.#core.sent(this.#coreIdOf(peer), bytes.length, this.#clock.now());
+        this.#transmit(bytes, message, peer.address, retransmission);
+      },
     });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
     transport.listen((batch) => {
@@ -153,6 +164,11 @@ export class Endpoint {
   /** The clock this endpoint runs on. */
   get clock(): Clock {
     return this.#clock;
+  }
+
+  /** The message layer's table sizes in force. */
+  get sizes(): Readonly<MessageLayerSizes> {
+    return this.#core.sizes;
   }
 
   /** What the message layer holds now. */
@@ -187,9 +203,10 @@ export class Endpoint {
   }
 
   /**
-   * Sends a CON in place of `old` if that is still unacknowledged (RFC 7641
-   * §4.5.2): the new message keeps its retransmission count and timeout; the
-   * old one rejects with ReplacedError. Otherwise it is a plain confirmable().
+   * Puts a CON in place of `old` if that is still unacknowledged (RFC 7641
+   * §4.5.2): the new message takes over its retransmission count and timeout,
+   * and goes out at `old`'s next retransmission time under a new Message ID;
+   * the old one rejects with ReplacedError. Otherwise it is a plain confirmable().
    */
   replaceConfirmable(old: Exchange, message: Outgoing, peer: Peer): Exchange {
     return this.#confirmables.replace(old, message, peer);
@@ -211,7 +228,9 @@ export class Endpoint {
     const allocated = coreId < 0 ? -1 : this.#core.allocateMessageId(coreId, now);
     const messageId = allocated >= 0 ? allocated : crypto.getRandomValues(new Uint16Array(1))[0];
     const wire: Message = { ...message, type: Type.NON, messageId };
-    this.#transmit(encode(wire), wire, peer.address);
+    const bytes = encode(wire);
+    this.#transmit(bytes, wire, peer.address);
+    if (coreId >= 0) this.#core.sent(coreId, bytes.length, now);
     if (onReset !== undefined && coreId >= 0) {
       this.#onNonReset[this.#core.recordNon(coreId, messageId, now)] = onReset;
     }
@@ -242,6 +261,23 @@ export class Endpoint {
       return;
     }
     this.#reply(inbound, emptyMessage(Type.RST, inbound.message.messageId));
+  }
+
+  /**
+   * Whether the peer has sent nothing for MAX_TRANSMIT_SPAN: it has not answered recently, so RFC 7252
+   * §4.7 allows it no more than PROBING_RATE on average (see sendDelay()).
+   */
+  quiet(peer: Peer): boolean {
+    return this.#core.quiet(this.#coreIdOf(peer), this.#clock.now());
+  }
+
+  /**
+   * Ms until the next datagram may go to the peer: 0 unless it is quiet, and then whatever PROBING_RATE
+   * leaves after the bytes it was sent while quiet. The request layer waits this long before sending it
+   * anything new; retransmissions keep their schedule and count against the budget.
+   */
+  sendDelay(peer: Peer): number {
+    return this.#core.sendDelay(this.#coreIdOf(peer), this.#clock.now());
   }
 
   /**
