@@ -35,7 +35,7 @@ class Outstanding implements Exchange {
   messageId = -1;
   bytes?: Uint8Array;
   wire?: Message;
-  constructor(public outgoing: Outgoing, readonly peer: Peer) {
+  constructor(public outgoing: Outgoing, readonly peer: Peer, readonly expiresAt = Infinity) {
     this.acknowledged = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -68,9 +68,12 @@ export class Confirmables {
     this.#host = host;
   }
 
-  /** Sends `message` as a CON to `peer` now, or when the peer has fewer than NSTART in flight. */
-  send(message: Outgoing, peer: Peer): Exchange {
-    const entry = new Outstanding(message, peer);
+  /**
+   * Sends `message` as a CON to `peer` now, or when the peer has fewer than NSTART in flight; one still
+   * queued at `expiresAt` is dropped when its turn comes (it rejects with TimeoutError).
+   */
+  send(message: Outgoing, peer: Peer, expiresAt = Infinity): Exchange {
+    const entry = new Outstanding(message, peer, expiresAt);
     if (this.#closed) {
       entry.reject(new Error("endpoint is closed"));
     } else if ((this.#inFlight.get(peer.key) ?? 0) >= this.#host.parameters.nstart) {
@@ -189,7 +192,14 @@ export class Confirmables {
     if (count === 0) this.#inFlight.delete(key);
     else this.#inFlight.set(key, count);
     const queue = this.#queues.get(key);
-    const next = queue?.shift();
+    let next = queue?.shift();
+    for (
+      const now = this.#host.clock.now();
+      next !== undefined && next.expiresAt <= now;
+      next = queue!.shift()
+    ) {
+      next.reject(new TimeoutError(`expired while queued behind other CONs to ${key}`));
+    }
     if (queue?.length === 0) this.#queues.delete(key);
     if (next !== undefined && !this.#closed) this.#start(next);
     return entry;

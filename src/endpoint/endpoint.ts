@@ -8,7 +8,7 @@
  */
 import * as layout from "../../core-as/layout.ts";
 import { MessageLayerCore, type MessageLayerSizes } from "../core/message_layer_core.ts";
-import { decode, encode, encodeUnshared, formatError } from "../message/codec.ts";
+import { decode, encode, formatError } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
@@ -22,6 +22,7 @@ import {
   type TransmissionParameters,
 } from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
+import { Replies } from "./replies.ts";
 import type { TraceEvent } from "./trace.ts";
 
 export type { Exchange } from "./confirmables.ts";
@@ -113,8 +114,7 @@ export class Endpoint {
   /** The Peer each core entry stands for, by entry. */
   readonly #peers: (Peer | undefined)[] = [];
   /** What was answered to each remembered message, by dedup handle, for its duplicates. */
-  readonly #replies: (Uint8Array | undefined)[] = [];
-  #cachedReplies = 0;
+  readonly #replies = new Replies();
   /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
   readonly #onNonReset: ((() => void) | undefined)[] = [];
   #closed = false;
@@ -178,7 +178,7 @@ export class Endpoint {
       pinnedPeers: this.#core.peersPinned(this.#clock.now()),
       strictEntries: this.#core.strictEntries,
       outstanding: this.#core.pending,
-      cachedReplies: this.#cachedReplies,
+      cachedReplies: this.#replies.size,
     };
   }
 
@@ -197,9 +197,12 @@ export class Endpoint {
     return this.#confirmables.send(message, peer).acknowledged;
   }
 
-  /** sendConfirmable(), returning the exchange, which replaceConfirmable() and cancel() take. */
-  confirmable(message: Outgoing, peer: Peer): Exchange {
-    return this.#confirmables.send(message, peer);
+  /**
+   * sendConfirmable(), returning the exchange, which replaceConfirmable() and cancel() take. With
+   * `expiresAt` (clock time), a CON still queued behind NSTART others then is dropped when its turn comes.
+   */
+  confirmable(message: Outgoing, peer: Peer, options: { expiresAt?: number } = {}): Exchange {
+    return this.#confirmables.send(message, peer, options.expiresAt);
   }
 
   /**
@@ -326,12 +329,9 @@ export class Endpoint {
 
   #reply(inbound: Inbound, message: Message): void {
     const { handle } = inbound;
-    // A kept reply gets a buffer of its own: a view would keep a whole shared slab alive with it.
-    const bytes = handle >= 0 ? encodeUnshared(message) : encode(message);
+    const bytes = encode(message);
     this.#transmit(bytes, message, inbound.peer.address);
-    if (handle < 0) return;
-    if (this.#replies[handle] === undefined) this.#cachedReplies++;
-    this.#replies[handle] = bytes;
+    if (handle >= 0) this.#replies.keep(handle, bytes);
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
@@ -376,7 +376,7 @@ export class Endpoint {
     switch (action) {
       case layout.ACTION_REQUEST:
       case layout.ACTION_RESPONSE:
-        this.#forget(handle);
+        this.#replies.forget(handle);
         if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle });
         else this.onResponse({ message, peer, handle });
         return;
@@ -400,7 +400,7 @@ export class Endpoint {
 
   /** RFC 7252 §4.5: a duplicate CON gets the same answer again (once there is one); a duplicate NON is dropped. */
   #resend(message: Message, handle: number, address: Address, at: number): void {
-    const reply = this.#replies[handle];
+    const reply = this.#replies.get(handle);
     if (message.type !== Type.CON || reply === undefined) return;
     this.#transport.send([{ data: reply, address }]);
     this.#onTrace?.({
@@ -414,16 +414,10 @@ export class Endpoint {
     });
   }
 
-  #forget(handle: number): void {
-    if (this.#replies[handle] === undefined) return;
-    this.#replies[handle] = undefined;
-    this.#cachedReplies--;
-  }
-
   /** A core entry went to a newcomer: what was kept for the old occupant's safe window and NONs goes. */
   #forgetPeer(id: number): void {
     const { safeWindow, recentNons } = this.#core.sizes;
-    for (let i = 0; i < safeWindow; i++) this.#forget(id * safeWindow + i);
+    for (let i = 0; i < safeWindow; i++) this.#replies.forget(id * safeWindow + i);
     this.#onNonReset.fill(undefined, id * recentNons, (id + 1) * recentNons);
   }
 }
