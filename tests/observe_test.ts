@@ -523,3 +523,24 @@ Deno.test("observer limits per IP address (across ports), per resource and in al
     server.close();
   }
 });
+
+Deno.test("an observation of a resource that never changes is checked with a CON after a day: a silent client's ends, one that answers stays", async () => {
+  const { clock, server, register, ack, to } = injectedServer(5);
+  const silent = { hostname: "10.8.0.1", port: 40000 };
+  const present = { hostname: "10.8.0.2", port: 40000 };
+  register(silent, 1, "other");
+  register(present, 2, "other");
+  const hour = 60 * 60 * 1000;
+  await clock.advance(24 * hour - 1);
+  assert.equal(to(silent).length, 1, "nothing but the registration's answer for a day");
+  await clock.advance(10); // the hourly look-over at 24 h finds both a day old
+  for (const peer of [silent, present]) {
+    const check = to(peer).at(-1)!.message;
+    assert.deepEqual([check.type, text(check), observeOf(check)], [Type.CON, "other", 0]);
+  }
+  ack(present, to(present).at(-1)!.message.messageId);
+  await clock.advance(maxTransmitWait(DEFAULT_PARAMETERS));
+  assert.equal(server.observerCount, 1, "the silent client's observation ended");
+  assert.equal(to(present).length, 2);
+  server.close();
+});

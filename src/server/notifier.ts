@@ -13,7 +13,7 @@ import { ReplacedError, TimeoutError } from "../endpoint/errors.ts";
 import type { ObservableResource } from "./observable.ts";
 
 /** RFC 7641 §4.5: a notification must be Confirmable at least once every 24 hours. */
-const CON_AT_LEAST_EVERY_MS = 24 * 60 * 60 * 1000;
+export const CON_AT_LEAST_EVERY_MS = 24 * 60 * 60 * 1000;
 
 /** What the notifier needs of an observation. */
 export interface Observation {

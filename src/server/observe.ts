@@ -15,12 +15,15 @@ import type { CoapRequest } from "./request.ts";
 import type { Resource } from "./resource.ts";
 import { isObservable, type ObservableResource, onChange } from "./observable.ts";
 import type { ObserveLimits } from "./limits.ts";
-import { Notifier, type Observation } from "./notifier.ts";
+import { CON_AT_LEAST_EVERY_MS, Notifier, type Observation } from "./notifier.ts";
+import type { TimerHandle } from "../endpoint/clock.ts";
 
 export type { ObserveLimits } from "./limits.ts";
 
 const SEQUENCE_MODULO = 1 << 24;
 const DEFAULT_MAX_AGE = 60;
+/** How often observations are looked over for one that has had no Confirmable notification for a day. */
+const CHECK_EVERY_MS = 60 * 60 * 1000;
 
 interface Observer extends Observation {
   readonly token: Uint8Array;
@@ -53,6 +56,7 @@ export class ObserveRegistry {
   readonly #byPeer = new Map<string, Set<Observer>>();
   readonly #byAddress = new Map<string, number>();
   #size = 0;
+  #check?: TimerHandle;
 
   constructor(endpoint: Endpoint, render: Render, limits: ObserveLimits) {
     this.#endpoint = endpoint;
@@ -128,6 +132,8 @@ export class ObserveRegistry {
     this.#byAddress.clear();
     this.#notifier.clear();
     this.#size = 0;
+    if (this.#check !== undefined) this.#endpoint.clock.cancel(this.#check);
+    this.#check = undefined;
   }
 
   #hasRoom(peer: Peer, observed: Observed | undefined): boolean {
@@ -149,6 +155,23 @@ export class ObserveRegistry {
     ofPeer.add(observer);
     this.#byAddress.set(peer.address.hostname, (this.#byAddress.get(peer.address.hostname) ?? 0) + 1);
     this.#size++;
+    this.#check ??= this.#endpoint.clock.setTimer(() => this.#checkIdle(), CHECK_EVERY_MS);
+  }
+
+  /**
+   * An observation of a resource that has not changed for a day gets its current state as a Confirmable
+   * notification (RFC 7641 §4.5's daily CON, kept for resources that do not change): its client answers, or the CON
+   * times out and the observation ends, so no observation outlives its client by more than a day.
+   */
+  #checkIdle(): void {
+    this.#check = undefined;
+    const now = this.#endpoint.clock.now();
+    for (const observed of this.#resources.values()) {
+      for (const observer of observed.observers.values()) {
+        if (now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS) this.#refresh(observer, observed);
+      }
+    }
+    if (this.#size > 0) this.#check = this.#endpoint.clock.setTimer(() => this.#checkIdle(), CHECK_EVERY_MS);
   }
 
   #watch(resource: ObservableResource): Observed {
