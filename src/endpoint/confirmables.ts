@@ -35,6 +35,8 @@ class Outstanding implements Exchange {
   messageId = -1;
   bytes?: Uint8Array;
   wire?: Message;
+  /** Times these bytes went out: a replacement's first is at its predecessor's next retransmission time. */
+  transmissions = 0;
   constructor(public outgoing: Outgoing, readonly peer: Peer, readonly expiresAt = Infinity) {
     this.acknowledged = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -177,6 +179,7 @@ export class Confirmables {
     entry.slot = slot;
     this.#bySlot[slot] = entry;
     this.#inFlight.set(entry.peer.key, (this.#inFlight.get(entry.peer.key) ?? 0) + 1);
+    entry.transmissions++;
     this.#host.transmit(entry.bytes!, entry.wire!, entry.peer);
     this.#armTimer();
   }
@@ -226,7 +229,10 @@ export class Confirmables {
       const entry = this.#bySlot[slot];
       if (entry === undefined) return;
       if (event === "retransmit") {
-        this.#host.transmit(entry.bytes!, entry.wire!, entry.peer, core.retransmissions(slot));
+        // A replacement's first transmission is a new message (its own Message ID) on the old schedule.
+        const retransmission = entry.transmissions === 0 ? 0 : core.retransmissions(slot);
+        entry.transmissions++;
+        this.#host.transmit(entry.bytes!, entry.wire!, entry.peer, retransmission);
         return;
       }
       this.#finish(slot);
