@@ -16,5 +16,5 @@ export {
   cancel, due, nextDeadline, pendingCount, randomSeed, rekey, retransmissionsOf, schedule,
 } from "./retransmit";
 export { allocateMessageId, messageLayerInit, peerFor, receive, recordNon } from "./message_layer";
-export { peerCount, peerHold, peersPinned } from "./peers";
+export { peerCount, peerHold, peerQuiet, peerSendDelay, peerSent, peersPinned, probingInit } from "./peers";
 export { strictEntries } from "./dedup";

@@ -11,8 +11,8 @@ import {
 import { decode } from "./codec";
 import { dedupInit, strictFind, strictInsert, strictRetryAt } from "./dedup";
 import {
-  nonFind, nonForget, peerCapacity, rememberNon, peerFind, peerFindOrAdd, peerRoomAt, peersInit, peerWasAdded, safeFind,
-  safeInsert, safeWindowSize, takeMessageId,
+  nonFind, nonForget, peerCapacity, peerHeard, rememberNon, peerFind, peerFindOrAdd, peerRoomAt, peersInit,
+  peerWasAdded, safeFind, safeInsert, safeWindowSize, takeMessageId,
 } from "./peers";
 import { acknowledge, isOutstanding, retransmitInit } from "./retransmit";
 import { setSlot, SHARED } from "./shared";
@@ -87,8 +87,13 @@ export function receive(length: i32, now: u32): i32 {
   const code = load<i32>(SHARED + (<usize>SLOT_CODE << 2));
   const messageId = <u32>load<i32>(SHARED + (<usize>SLOT_MESSAGE_ID << 2));
   if (type == ACK || type == RST) return receiveAnswer(type, messageId, now);
-  // RFC 7252 §4.3: an empty CON is a ping; classes 1, 6 and 7 are reserved (§12.1).
-  if (code == 0 || (code >= 32 && code < 64) || code >= 192) return rejectIfConfirmable(type);
+  // RFC 7252 §4.3: an empty CON is a ping; classes 1, 6 and 7 are reserved (§12.1). Either way the peer
+  // is there, which is what PROBING_RATE asks (§4.7).
+  if (code == 0 || (code >= 32 && code < 64) || code >= 192) {
+    const known = peerFind();
+    if (known >= 0) peerHeard(known, now);
+    return rejectIfConfirmable(type);
+  }
   const peer = peerFindOrAdd(now);
   if (peer < 0) {
     // No entry to remember it by. A safe request may be processed anyway (§4.5: a duplicate would only be
@@ -100,6 +105,7 @@ export function receive(length: i32, now: u32): i32 {
   }
   setSlot(SLOT_PEER, peer);
   setSlot(SLOT_PEER_NEW, peerWasAdded() ? 1 : 0);
+  peerHeard(peer, now);
   const safe = isSafe(code);
   const lifetime = type == CON ? exchangeLifetime : nonLifetime;
   let handle = strictFind(peer, messageId, now);
@@ -131,6 +137,7 @@ function receiveAnswer(type: i32, messageId: u32, now: u32): i32 {
   const peer = peerFind();
   if (peer < 0) return ACTION_IGNORE;
   setSlot(SLOT_PEER, peer);
+  peerHeard(peer, now);
   const slot = acknowledge(<u32>peer, messageId);
   if (slot >= 0) {
     setSlot(SLOT_HANDLE, slot);

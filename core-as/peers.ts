@@ -1,9 +1,10 @@
 // The peer table: one entry per remote endpoint (address and port), with what
 // the message layer keeps per peer — its next Message ID, a small window of its
 // recent safe messages for duplicate detection, the NONs we sent it lately
-// (RFC 7641 §3.6), and counts of what pins the entry: CONs in flight, the
-// host's holds (observations, separate responses), and strict dedup entries
-// that live until `lockedUntil`. An entry nothing pins is reused for a
+// (RFC 7641 §3.6), when it was last heard from and how fast we may send to it
+// while it is quiet (RFC 7252 §4.7 PROBING_RATE), and counts of what pins the
+// entry: CONs in flight, the host's holds (observations, separate responses),
+// and strict dedup entries that live until `lockedUntil`. An entry nothing pins is reused for a
 // newcomer (second-chance clock); its windows are cleared first, so a newcomer
 // never matches an old occupant's keys.
 import { ADDRESS_CAPACITY, ADDRESS_OFFSET, SLOT_ADDRESS_LENGTH, SLOT_ADDRESS_PORT } from "./layout";
@@ -25,7 +26,9 @@ const NEXT_MESSAGE_ID = 20; // u16
 const STRICT_HEAD = 24; // i32: this peer's strict dedup entries, oldest first (dedup.ts)
 const STRICT_TAIL = 28; // i32
 const STRICT_COUNT = 32; // i32
-const ADDRESS: usize = 36;
+const HEARD_AT = 36; // u32: when a datagram last came from the peer
+const PACED_UNTIL = 40; // u32: while it is quiet, nothing more is sent to it before this
+const ADDRESS: usize = 44;
 const WINDOWS: usize = ADDRESS + <usize>ADDRESS_CAPACITY;
 
 const USED: u8 = 1;
@@ -48,6 +51,10 @@ let occupied: i32 = 0;
 /** After a clock sweep found every entry pinned by time alone: no entry frees up before this. */
 let noneFreeBefore: u32 = 0;
 let sweepFailed = false;
+/** RFC 7252 §4.7 PROBING_RATE in bytes per 1,000 s (1 byte/s by default). */
+let probingRate: u32 = 1000;
+/** A peer not heard from for this long is quiet (ms; MAX_TRANSMIT_SPAN with the RFC's parameters). */
+let quietAfter: u32 = 45000;
 
 @inline function earlier(a: u32, b: u32): bool {
   return <i32>(a - b) < 0;
@@ -186,6 +193,9 @@ export function peerFindOrAdd(now: u32): i32 {
   store<u32>(e, key, KEY);
   memory.copy(e + ADDRESS, SHARED + ADDRESS_OFFSET, <usize>length);
   store<u32>(e, now, LOCKED_UNTIL);
+  // A newcomer counts as heard from: a peer we start talking to gets quietAfter to answer.
+  store<u32>(e, now, HEARD_AT);
+  store<u32>(e, now, PACED_UNTIL);
   store<u16>(e, <u16>nextRandom(), NEXT_MESSAGE_ID);
   store<u8>(e, USED | REFERENCED, FLAGS);
   indexInsert(index, mask, peer, load<u32>(e, HASH), key);
@@ -230,6 +240,59 @@ export function peerInFlight(peer: i32, delta: i32): void {
 export function peerLockUntil(peer: i32, expires: u32): void {
   const e = peerEntry(peer);
   if (earlier(load<u32>(e, LOCKED_UNTIL), expires)) store<u32>(e, expires, LOCKED_UNTIL);
+}
+
+// ---- RFC 7252 §4.7: to a peer that does not respond, no more than PROBING_RATE on average
+
+/**
+ * Sets PROBING_RATE (bytes per 1,000 s, so fractions of a byte per second can be had) and how long a
+ * peer may stay silent before it counts as not responding (ms). Hosts that never call it get 1 byte/s
+ * and 45 s (MAX_TRANSMIT_SPAN with the RFC's parameters).
+ */
+export function probingInit(bytesPerKilosecond: u32, quietAfterMs: u32): void {
+  probingRate = max(bytesPerKilosecond, 1);
+  quietAfter = quietAfterMs;
+}
+
+/** A datagram came from the peer: it responds, so nothing it was sent before counts against it. */
+export function peerHeard(peer: i32, now: u32): void {
+  const e = peerEntry(peer);
+  store<u32>(e, now, HEARD_AT);
+  store<u32>(e, now, PACED_UNTIL);
+}
+
+@inline function quiet(e: usize, now: u32): bool {
+  return now - load<u32>(e, HEARD_AT) >= quietAfter;
+}
+
+/** Whether the peer has sent nothing for quietAfter ms: it has not answered recently (RFC 7252 §4.7). */
+export function peerQuiet(peer: i32, now: u32): bool {
+  if (peer < 0 || peer >= capacity) return false;
+  return quiet(peerEntry(peer), now);
+}
+
+/** Ms until the next datagram may go to the peer: 0 unless it is quiet and PROBING_RATE says wait. */
+export function peerSendDelay(peer: i32, now: u32): i32 {
+  if (peer < 0 || peer >= capacity) return 0;
+  const e = peerEntry(peer);
+  if (!quiet(e, now)) return 0;
+  const wait = <i32>(load<u32>(e, PACED_UNTIL) - now);
+  return wait > 0 ? wait : 0;
+}
+
+/**
+ * `bytes` went to the peer. While it is quiet they push its next send back by bytes / PROBING_RATE
+ * (after any earlier debt: the average stays within the rate even when retransmissions, which keep
+ * their own schedule, go out sooner).
+ */
+export function peerSent(peer: i32, bytes: u32, now: u32): void {
+  if (peer < 0 || peer >= capacity) return;
+  const e = peerEntry(peer);
+  if (!quiet(e, now)) return;
+  const paced = load<u32>(e, PACED_UNTIL);
+  const start = earlier(paced, now) ? now : paced;
+  const cost = min(<u64>bytes * 1000000 / <u64>probingRate, <u64>0x3fffffff);
+  store<u32>(e, start + <u32>cost, PACED_UNTIL);
 }
 
 // The strict list's head, tail and count live in the peer entry; dedup.ts links them.

@@ -102,7 +102,8 @@ export type { Handler, HandlerResult, Resource, ResponseInit } from "./server/re
 export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";
 export { discoveryResource, wellKnownCore } from "./server/discovery.ts";
-export { CoapServer, type RequestLogEntry, type ServerOptions } from "./server/server.ts";
+export { CoapServer, type RequestLogEntry, type ServerOptions, type ServerStats } from "./server/server.ts";
+export type { ServerLimitOptions, ServerLimits } from "./server/limits.ts";
 export { Observation, type ObservationEvent } from "./client/observation.ts";
 export { BlockwiseError, type TransferLimit, TransferLimitError } from "./client/transfer_errors.ts";
 export { DEFAULT_MAX_BODY_SIZE, DEFAULT_TRANSFER_TIMEOUT_MS } from "./client/block2_completion.ts";

@@ -6,8 +6,7 @@ import { CoapServer, Code, encode, Endpoint, OptionNumber, Site, Type, VirtualCl
 import { allocateBytes } from "../src/bytes.ts";
 import { SERVER_LIMITS } from "../src/server/server.ts";
 import { injectedTransport } from "./_injected_transport.ts";
-
-const gc = (globalThis as unknown as { gc: () => void }).gc;
+import { liveBytes } from "./_memory.ts";
 const wire = injectedTransport();
 const endpoint = new Endpoint(wire.transport, { clock: new VirtualClock(), seed: 1, limits: SERVER_LIMITS });
 const server = new CoapServer(new Site().add("count", { post: () => "ok" }), { endpoint });
@@ -19,16 +18,7 @@ wire.inject(
   encode({ type: Type.CON, code: Code.Post, messageId: 1, token: empty, options: [path], payload: empty }),
 );
 wire.sent.length = 0;
-// ArrayBuffer backing stores are freed by a sweeper after GC: let it run before reading.
-const used = async () => {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const { heapUsed, external } = Deno.memoryUsage();
-  return heapUsed + external;
-};
-const before = await used();
+const before = await liveBytes();
 const garbage: Uint8Array[] = [];
 for (let i = 0; i < 5000; i++) {
   const from = { hostname: `10.0.${i >> 8}.${i & 255}`, port: 40000 };
@@ -42,6 +32,6 @@ for (let i = 0; i < 5000; i++) {
 }
 wire.sent.length = 0;
 garbage.length = 0;
-const after = await used();
+const after = await liveBytes();
 console.log(JSON.stringify({ cached: endpoint.stats.cachedReplies - 1, addedBytes: after - before }));
 server.close();

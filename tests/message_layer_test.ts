@@ -13,6 +13,7 @@ import {
   Endpoint,
   exchangeLifetime,
   getUintOption,
+  maxTransmitSpan,
   type MessageLayerSizes,
   observable,
   OptionNumber,
@@ -24,6 +25,7 @@ import { DEFAULT_PARAMETERS } from "../src/endpoint/params.ts";
 import { SERVER_LIMITS } from "../src/server/server.ts";
 import { MessageLayerCore } from "../src/core/message_layer_core.ts";
 import { injectedTransport } from "./_injected_transport.ts";
+import { runProbe } from "./_memory.ts";
 
 const LIFETIME = exchangeLifetime(DEFAULT_PARAMETERS);
 const empty = new Uint8Array(0);
@@ -218,16 +220,8 @@ Deno.test("an RST to a recent NON reaches its sender's callback; one to an unkno
   endpoint.close();
 });
 
-Deno.test("5,000 cached small replies add less than 5 MB (each in a buffer of its own, not a 16 KiB slab)", async () => {
-  const probe = new URL("./_reply_memory_probe.ts", import.meta.url).pathname;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--v8-flags=--expose-gc", probe],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  const { cached, addedBytes } = JSON.parse(text);
+Deno.test("5,000 cached small replies add less than 5 MB (kept as strings, not views that pin 16 KiB slabs)", async () => {
+  const { cached, addedBytes } = await runProbe("./_reply_memory_probe.ts");
   assert.equal(cached, 5000);
   assert.ok(addedBytes < 5 * 1024 * 1024, `5,000 replies added ${(addedBytes / 1048576).toFixed(1)} MB`);
 });
@@ -313,4 +307,35 @@ Deno.test("an observation pins its peer's entry against a flood of newcomers, an
   assert.equal(server.observerCount, 0);
   assert.equal(endpoint.stats.pinnedPeers, 0);
   server.close();
+});
+
+Deno.test("PROBING_RATE (RFC 7252 §4.7): to a peer silent for MAX_TRANSMIT_SPAN each datagram holds the next back by its size ÷ rate, retransmissions included; hearing from the peer lifts it", async () => {
+  const clock = new VirtualClock();
+  const wire = injectedTransport();
+  const endpoint = new Endpoint(wire.transport, { clock, seed: 3, parameters: { probingRate: 2 } });
+  const peer = endpoint.peer(address(1));
+  const notification = { code: Code.Content, token: tokenOf(1), options: [], payload: new Uint8Array(16) };
+  endpoint.sendNonConfirmable(notification, peer);
+  assert.deepEqual([endpoint.quiet(peer), endpoint.sendDelay(peer)], [false, 0], "it may answer yet");
+  await clock.advance(maxTransmitSpan(endpoint.parameters));
+  assert.deepEqual([endpoint.quiet(peer), endpoint.sendDelay(peer)], [true, 0], "quiet, but owes nothing");
+  endpoint.sendNonConfirmable(notification, peer);
+  const size = wire.sent.at(-1)!.data.length; // 4 + 4 + 1 + 16 bytes
+  assert.equal(endpoint.sendDelay(peer), size * 500, "size ÷ 2 bytes/s");
+  await clock.advance(1000);
+  assert.equal(endpoint.sendDelay(peer), size * 500 - 1000);
+  // A CON's retransmissions keep their schedule, and the budget pays for them.
+  const exchange = endpoint.confirmable(notification, peer);
+  exchange.acknowledged.catch(() => {});
+  await clock.advance(4000);
+  assert.equal(wire.sent.length, 4, "the CON and its first retransmission went out on schedule");
+  assert.equal(endpoint.sendDelay(peer), size * 500 * 3 - 5000);
+  // An ACK, like anything from the peer, says it is there: no more pacing.
+  const { messageId } = wire.sent.at(-1)!.message;
+  wire.inject(
+    address(1),
+    encode({ type: Type.ACK, code: 0, messageId, token: empty, options: [], payload: empty }),
+  );
+  assert.deepEqual([endpoint.quiet(peer), endpoint.sendDelay(peer)], [false, 0]);
+  endpoint.close();
 });

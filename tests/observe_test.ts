@@ -11,26 +11,36 @@ import {
   Code,
   decode,
   decodeUint,
+  DEFAULT_PARAMETERS,
   encode,
   encodeBlock,
   encodeUint,
   Endpoint,
+  maxTransmitSpan,
+  maxTransmitWait,
   MemoryLink,
   type Message,
   observable,
   type ObservationEvent,
   OptionNumber,
+  type ServerOptions,
   Site,
   Type,
   VirtualClock,
 } from "../src/mod.ts";
+import { SERVER_LIMITS } from "../src/server/server.ts";
+import { DEFAULT_OBSERVE_LIMITS } from "../src/server/limits.ts";
 import { bytes } from "./_hex.ts";
+import { injectedTransport } from "./_injected_transport.ts";
+import { runProbe } from "./_memory.ts";
+import { silentObservers } from "./_silent_observers.ts";
 
 const CLIENT: Address = { hostname: "10.0.0.1", port: 40000 };
 const SERVER: Address = { hostname: "10.0.0.2", port: 5683 };
 const TOKEN = "c0ffee01";
 /** CON GET /value, Observe = 0, token c0ffee01. */
 const REGISTER = (messageId: string) => `4401${messageId}${TOKEN}60` + "55" + "76616c7565";
+const mb = (n: number) => (n / 1048576).toFixed(2);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const observeOf = (m: Message) => {
   const value = m.options.find((o) => o.number === OptionNumber.Observe)?.value;
@@ -232,7 +242,11 @@ async function virtualObservation(conEvery: number) {
   const sent = () =>
     link.log.filter((e) => e.to.port === CLIENT.port).map((e) => ({ at: e.at, ...decode(e.data) }));
   const notifications = () => sent().filter((m) => m.type === Type.CON);
-  return { clock, server, step, notifications, sent };
+  let pings = 0;
+  /** An empty CON (RFC 7252 §4.3): the server answers RST, and has heard from the observer. */
+  const ping = () =>
+    peer.send([{ data: bytes(`4000${(++pings).toString(16).padStart(4, "0")}`), address: SERVER }]);
+  return { clock, server, step, notifications, sent, ping };
 }
 
 Deno.test("a CON notification never ACKed: retransmitted MAX_RETRANSMIT times, then the observation ends", async () => {
@@ -247,24 +261,24 @@ Deno.test("a CON notification never ACKed: retransmitted MAX_RETRANSMIT times, t
   server.close();
 });
 
-Deno.test("a newer state replaces the notification being retransmitted: new MID, same schedule (RFC 7641 §4.5.2)", async () => {
+Deno.test("a newer state takes over the notification being retransmitted: new MID, sent at its next retransmission time (RFC 7641 §4.5.2)", async () => {
   const { clock, server, step, notifications } = await virtualObservation(1);
   step(); // value 1, sent at t = 10
   await clock.advance(1000);
-  step(); // value 2 while value 1 is still unacknowledged
+  step(); // value 2 while value 1 is still unacknowledged: it waits for value 1's retransmission timer
   await clock.advance(100_000);
   const sent = notifications();
   const text = (m: Message) => new TextDecoder().decode(m.payload);
-  assert.deepEqual(sent.map(text), ["1", "2", "2", "2", "2", "2"]);
+  assert.deepEqual(sent.map(text), ["1", "2", "2", "2", "2"]);
   assert.notEqual(sent[1].messageId, sent[0].messageId);
   assert.ok(sent.slice(1).every((m) => m.messageId === sent[1].messageId));
-  const firstTimeout = sent[2].at - sent[0].at;
+  const firstTimeout = sent[1].at - sent[0].at;
   assert.ok(
     firstTimeout >= 2000 && firstTimeout <= 3000,
-    `the replacement kept the first schedule (${firstTimeout} ms)`,
+    `the replacement went out when value 1 would have been retransmitted (${firstTimeout} ms)`,
   );
   assert.deepEqual(
-    sent.slice(2).map((m) => m.at - sent[0].at),
+    sent.slice(1).map((m) => m.at - sent[0].at),
     [1, 3, 7, 15].map((k) => k * firstTimeout),
     "four retransmissions in all, on the original schedule",
   );
@@ -339,12 +353,17 @@ Deno.test("no notification within Max-Age: the client registers again with the s
 });
 
 Deno.test("even with an all-NON policy, a notification is Confirmable once 24 hours have passed (RFC 7641 §4.5)", async () => {
-  const { clock, server, step, sent } = await virtualObservation(0);
+  const { clock, server, step, sent, ping } = await virtualObservation(0);
   const hour = 60 * 60 * 1000;
   step();
   await clock.advance(hour);
+  // The observer pings now and then: it is there, so the server has no cause to check with a CON.
+  ping();
+  await clock.advance(10);
   step();
   await clock.advance(23 * hour);
+  ping();
+  await clock.advance(10);
   step();
   await clock.advance(10);
   const types = sent().filter((m) => observeOf(m) !== undefined && m.code === Code.Content).map((m) =>
@@ -565,4 +584,178 @@ Deno.test("an observation the server ended forgets its token: a later notificati
   await clock.advance(5);
   assert.equal(requests.at(-1)!.message.type, Type.RST);
   client.close();
+});
+
+Deno.test("64 Observe registrations from one silent port: one notification in flight at a time, the server stops sending within its first CON notification + MAX_TRANSMIT_WAIT, and memory returns", async () => {
+  const run = await runProbe("./_silent_observers_probe.ts");
+  const wait = maxTransmitWait(DEFAULT_PARAMETERS);
+  console.log(
+    `64 silent observers: ${run.bytesIn} B in, ${run.bytesOut} B in ${run.datagramsOut} datagrams out, ` +
+      `first CON at ${run.firstConfirmableAt / 1000} s, last datagram at ${run.lastSentAt / 1000} s; ` +
+      `memory ${mb(run.before)} → ${mb(run.registered)} → ${mb(run.after)} MB`,
+  );
+  assert.equal(run.maxInFlight, 1, "one notification in flight to the peer");
+  assert.ok(run.maxWaiting <= 63, `${run.maxWaiting} waiting: one per observation at most`);
+  assert.ok(run.lastSentAt <= run.firstConfirmableAt + wait, `last datagram at ${run.lastSentAt} ms`);
+  assert.ok(run.lastSentAt <= 120_000);
+  assert.deepEqual([run.observers, run.pinnedPeers, run.outstanding], [0, 0, 0], "every observation ended");
+  assert.ok(run.after - run.before < 5 * 1024 * 1024, `memory grew ${mb(run.after - run.before)} MB`);
+});
+
+Deno.test("one CON Observe registration from a silent port gets at most 12× its bytes back in all", async () => {
+  const run = await silentObservers(1, 300_000);
+  const ratio = run.bytesOut / run.bytesIn;
+  console.log(
+    `1 silent observer: ${run.bytesIn} B in, ${run.bytesOut} B in ${run.datagramsOut} datagrams out ` +
+      `(${ratio.toFixed(1)}×), last at ${run.lastSentAt / 1000} s`,
+  );
+  assert.ok(ratio <= 12, `${ratio.toFixed(1)}× its bytes`);
+  assert.equal(run.observers, 0);
+});
+
+/** A server on an injected transport and a virtual clock, with /value (a counter) and /other observable. */
+function injectedServer(conEvery: number, options: ServerOptions = {}) {
+  const clock = new VirtualClock();
+  const wire = injectedTransport(undefined, clock);
+  const { site, step } = counterSite(conEvery);
+  const other = observable({ get: () => "other" }, { conEvery });
+  site.add("other", other);
+  const endpoint = new Endpoint(wire.transport, { clock, seed: 5, limits: SERVER_LIMITS });
+  const server = new CoapServer(site, { endpoint, ...options });
+  const register = (from: Address, token: number, path = "value", messageId = token) =>
+    wire.inject(
+      from,
+      encode({
+        type: Type.CON,
+        code: Code.Get,
+        messageId,
+        token: Uint8Array.of(0xee, token >> 16, token >> 8, token),
+        options: [
+          { number: OptionNumber.Observe, value: new Uint8Array(0) },
+          { number: OptionNumber.UriPath, value: new TextEncoder().encode(path) },
+        ],
+        payload: new Uint8Array(0),
+      }),
+    );
+  const ack = (from: Address, messageId: number) =>
+    wire.inject(from, bytes(`6000${messageId.toString(16).padStart(4, "0")}`));
+  const to = (address: Address) =>
+    wire.sent.filter((d) => d.to.hostname === address.hostname && d.to.port === address.port);
+  return { clock, wire, server, endpoint, step, other, register, ack, to };
+}
+
+const text = (m: Message) => new TextDecoder().decode(m.payload);
+
+Deno.test("a peer's observations share one notification in flight; each waits with its newest state only", async () => {
+  const { clock, server, step, register, ack, to } = injectedServer(1);
+  const peer = { hostname: "10.3.0.1", port: 40000 };
+  register(peer, 1);
+  register(peer, 2);
+  assert.equal(server.observerCount, 2);
+  const notifications = () => to(peer).filter((d) => d.message.type === Type.CON);
+  step(); // value 1: the first observation's CON goes, the second's waits
+  await clock.advance(10);
+  assert.deepEqual(notifications().map((d) => [d.message.token[3], text(d.message)]), [[1, "1"]]);
+  step();
+  step(); // values 2 and 3: the CON in flight takes the newest, the waiting one is replaced
+  await clock.advance(10);
+  assert.equal(notifications().length, 1, "nothing more until the CON in flight is answered");
+  assert.deepEqual(server.stats.notificationsWaiting, 1);
+  await clock.advance(3000); // the first retransmission time: value 3 in place of value 1
+  const replaced = notifications().at(-1)!;
+  assert.deepEqual([replaced.message.token[3], text(replaced.message)], [1, "3"]);
+  ack(peer, replaced.message.messageId);
+  await clock.advance(10);
+  const second = notifications().at(-1)!;
+  assert.deepEqual(
+    [second.message.token[3], text(second.message)],
+    [2, "3"],
+    "the waiting one, newest state",
+  );
+  assert.ok(!notifications().some((d) => d.message.token[3] === 2 && text(d.message) !== "3"));
+  ack(peer, second.message.messageId);
+  await clock.advance(10);
+  assert.deepEqual(
+    [server.stats.notificationsWaiting, server.stats.notificationsInFlight, server.observerCount],
+    [0, 0, 2],
+  );
+  server.close();
+});
+
+Deno.test("a peer silent for MAX_TRANSMIT_SPAN gets Confirmable notifications only; when one times out, every observation of that peer ends", async () => {
+  const { clock, server, step, other, register, to } = injectedServer(0); // all NON by policy
+  const silent = { hostname: "10.4.0.1", port: 40000 };
+  register(silent, 1);
+  register(silent, 2);
+  register(silent, 3, "other");
+  const span = maxTransmitSpan(DEFAULT_PARAMETERS);
+  for (let t = 0; t < span + maxTransmitWait(DEFAULT_PARAMETERS) + 10_000; t += 1000) {
+    step();
+    other.changed();
+    await clock.advance(1000);
+  }
+  const notifications = to(silent).filter((d) =>
+    d.message.code === Code.Content && d.message.type !== Type.ACK
+  );
+  const firstConfirmable = notifications.findIndex((d) => d.message.type === Type.CON);
+  assert.ok(
+    notifications.slice(0, firstConfirmable).every((d) => d.at! < span),
+    "NON while it may still answer",
+  );
+  assert.ok(notifications[firstConfirmable].at! >= span);
+  assert.ok(notifications.slice(firstConfirmable).every((d) => d.message.type === Type.CON));
+  // One CON in flight, newer states taking over its retransmissions: five transmissions, then it is over.
+  assert.equal(notifications.length - firstConfirmable, 1 + DEFAULT_PARAMETERS.maxRetransmit);
+  assert.equal(server.observerCount, 0, "the CON timed out: the peer is gone, with all three observations");
+  server.close();
+});
+
+Deno.test("observer limits per IP address (across ports), per resource and in all: beyond them a GET with Observe gets a plain 2.05", () => {
+  const observing = (server: CoapServer) => server.observerCount;
+  const lastAnswer = (wire: { sent: { message: Message }[] }) => wire.sent.at(-1)!.message;
+  {
+    // One host re-registering from 1,000 ports takes 256 observations; another host still gets one.
+    const { server, wire, register } = injectedServer(5);
+    for (let port = 1; port <= 1000; port++) register({ hostname: "10.5.0.1", port }, port);
+    assert.equal(observing(server), DEFAULT_OBSERVE_LIMITS.perAddress);
+    const refused = lastAnswer(wire);
+    assert.deepEqual([refused.code, observeOf(refused)], [Code.Content, undefined]);
+    register({ hostname: "10.5.0.2", port: 40000 }, 1);
+    assert.equal(observeOf(lastAnswer(wire)), 0);
+    assert.equal(observing(server), DEFAULT_OBSERVE_LIMITS.perAddress + 1);
+    server.close();
+  }
+  {
+    const { server, wire, register } = injectedServer(5, { observeLimits: { perResource: 2, total: 3 } });
+    for (let i = 1; i <= 3; i++) register({ hostname: `10.6.0.${i}`, port: 40000 }, i);
+    assert.equal(observing(server), 2);
+    assert.deepEqual([lastAnswer(wire).code, observeOf(lastAnswer(wire))], [Code.Content, undefined]);
+    register({ hostname: "10.6.0.4", port: 40000 }, 4, "other");
+    assert.equal(observeOf(lastAnswer(wire)), 0);
+    register({ hostname: "10.6.0.5", port: 40000 }, 5, "other");
+    assert.deepEqual([lastAnswer(wire).code, observeOf(lastAnswer(wire))], [Code.Content, undefined]);
+    assert.equal(observing(server), 3, "three in all");
+    server.close();
+  }
+});
+
+Deno.test("an observation of a resource that never changes is checked with a CON after a day: a silent client's ends, one that answers stays", async () => {
+  const { clock, server, register, ack, to } = injectedServer(5);
+  const silent = { hostname: "10.8.0.1", port: 40000 };
+  const present = { hostname: "10.8.0.2", port: 40000 };
+  register(silent, 1, "other");
+  register(present, 2, "other");
+  const hour = 60 * 60 * 1000;
+  await clock.advance(24 * hour - 1);
+  assert.equal(to(silent).length, 1, "nothing but the registration's answer for a day");
+  await clock.advance(10); // the hourly look-over at 24 h finds both a day old
+  for (const peer of [silent, present]) {
+    const check = to(peer).at(-1)!.message;
+    assert.deepEqual([check.type, text(check), observeOf(check)], [Type.CON, "other", 0]);
+  }
+  ack(present, to(present).at(-1)!.message.messageId);
+  await clock.advance(maxTransmitWait(DEFAULT_PARAMETERS));
+  assert.equal(server.observerCount, 1, "the silent client's observation ended");
+  assert.equal(to(present).length, 2);
+  server.close();
 });

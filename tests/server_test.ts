@@ -11,6 +11,7 @@ import {
   decode,
   type Message,
   OptionNumber,
+  type ServerOptions,
   Site,
   TimeoutError,
   Type,
@@ -18,9 +19,14 @@ import {
 import { bytes } from "./_hex.ts";
 import { randomBytes, randomInt, seededRandom } from "./_random.ts";
 
-function startServer(site: Site, hostname = "127.0.0.1") {
+function startServer(site: Site, hostname = "127.0.0.1", options: ServerOptions = {}) {
   const errors: unknown[] = [];
-  const server = new CoapServer(site, { hostname, port: 0, onError: (error) => errors.push(error) });
+  const server = new CoapServer(site, {
+    hostname,
+    port: 0,
+    onError: (error) => errors.push(error),
+    ...options,
+  });
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return { server, errors, base: `coap://${host}:${server.address.port}` };
 }
@@ -167,7 +173,8 @@ Deno.test("1,000 concurrent requests answered out of order all match by token", 
       return `reply ${n}`;
     },
   });
-  const { server, base } = startServer(site);
+  // A client that keeps 1,000 requests outstanding (NSTART 1000) needs a server that takes them from one peer.
+  const { server, base } = startServer(site, "127.0.0.1", { maxPendingPerPeer: 1000 });
   const client = new CoapClient({ parameters: { nstart: 1000 } });
   const order: number[] = [];
   try {

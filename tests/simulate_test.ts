@@ -27,7 +27,9 @@ Deno.test("the same seed gives the same timeline; another seed another one", asy
   assert.match(lines[0], /^ +time {2}client 10\.0\.0\.1:40000 +server 10\.0\.0\.2:5683$/);
   assert.match(
     lines.at(-1)!,
-    /^notifications: 12 sent, \d+ delivered, \d+ lost {2}· {2}\d+ CON, \d+ NON {2}· /,
+    // At most 12: a newer state takes over a CON still being retransmitted, and one replaced before it went
+    // out is never sent (RFC 7641 §4.5.2).
+    /^notifications: \d+ sent, \d+ delivered, \d+ lost {2}· {2}\d+ CON, \d+ NON {2}· /,
   );
 });
 
@@ -101,10 +103,13 @@ Deno.test("with loss, lost CONs are retransmitted, and a notification is deliver
   const reached = notifications.filter((n) =>
     events.some((e) => e.sender === "server" && e.message!.messageId === n.message!.messageId && !e.lost)
   );
-  assert.equal(notifications.length, 20);
-  assert.ok(reached.length < 20, "this seed loses some notification with all its retransmissions");
+  // A newer state took over CONs still being retransmitted (RFC 7641 §4.5.2): fewer than 20 went out, each
+  // a new Message ID on the old one's schedule.
+  assert.equal(notifications.length, summary.sent);
+  assert.ok(summary.sent < 20 && summary.sent > 10, `${summary.sent} sent`);
+  assert.ok(reached.length < summary.sent, "this seed loses some notification with all its retransmissions");
   assert.equal(summary.delivered, reached.length);
-  assert.equal(summary.confirmable, 20);
+  assert.equal(summary.confirmable, summary.sent);
 });
 
 Deno.test("--json gives the events and the summary; bad flags exit 2", async () => {

@@ -1,6 +1,7 @@
 /** `serve [--host H] [--port P] [--quiet] [trace flags]`: the lab's demo server. */
 import { demoSite } from "../demo/demo_site.ts";
 import { CoapServer, type RequestLogEntry } from "../server/server.ts";
+import { limitLines } from "../server/limits.ts";
 import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
@@ -86,6 +87,13 @@ export async function serveCommand(args: string[]): Promise<number> {
       addressKey(server.address)
     }  (/temperature, /slow, /readings, /led, /config, /large, /upload, /.well-known/core)`,
   );
+  if (values.verbose) {
+    // Every bound on the server's state, so an operator sees what a flood will run into.
+    console.log("limits:");
+    for (const line of limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters)) {
+      console.log(`  ${line}`);
+    }
+  }
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
   await untilSignal();
   demo.stop();

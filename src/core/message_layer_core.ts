@@ -70,7 +70,15 @@ export class MessageLayerCore {
 
   constructor(
     sizes: MessageLayerSizes,
-    options: { exchangeLifetime: number; nonLifetime: number; seed: number },
+    options: {
+      exchangeLifetime: number;
+      nonLifetime: number;
+      seed: number;
+      /** RFC 7252 §4.7 PROBING_RATE, bytes/s (default 1). */
+      probingRate?: number;
+      /** Ms of silence after which a peer is quiet: it has not answered recently (default 45,000). */
+      quietAfter?: number;
+    },
   ) {
     this.sizes = { ...sizes };
     this.#core = instantiateCore((wasm) => {
@@ -85,6 +93,10 @@ export class MessageLayerCore {
         Math.round(options.nonLifetime),
       );
       wasm.randomSeed(options.seed >>> 0);
+      wasm.probingInit(
+        Math.max(1, Math.round((options.probingRate ?? 1) * 1000)),
+        Math.round(options.quietAfter ?? 45_000),
+      );
     });
     this.#slots = this.#core.slots;
     this.#addressAt = this.#core.base + layout.ADDRESS_OFFSET;
@@ -173,6 +185,21 @@ export class MessageLayerCore {
   /** Pins (+1) or unpins (-1) a peer entry for state the host keeps on it. */
   hold(peer: number, delta: number): void {
     this.#core.wasm.peerHold(peer, delta);
+  }
+
+  /** Whether nothing has come from `peer` for quietAfter ms (RFC 7252 §4.7: it does not respond). */
+  quiet(peer: number, now: number): boolean {
+    return this.#core.wasm.peerQuiet(peer, coreTime(now)) === 1;
+  }
+
+  /** Ms until PROBING_RATE lets the next datagram go to `peer` (0 unless it is quiet). */
+  sendDelay(peer: number, now: number): number {
+    return this.#core.wasm.peerSendDelay(peer, coreTime(now));
+  }
+
+  /** Counts `bytes` sent to `peer` against its PROBING_RATE budget (only while it is quiet). */
+  sent(peer: number, bytes: number, now: number): void {
+    this.#core.wasm.peerSent(peer, bytes, coreTime(now));
   }
 
   /** Peer entries in use, and of those the ones pinned at `now`. */

@@ -53,6 +53,10 @@ export interface CoreExports {
   peerHold(peer: number, delta: number): void;
   peerCount(): number;
   peersPinned(now: number): number;
+  probingInit(bytesPerKilosecond: number, quietAfter: number): void;
+  peerQuiet(peer: number, now: number): number;
+  peerSendDelay(peer: number, now: number): number;
+  peerSent(peer: number, bytes: number, now: number): void;
   strictEntries(): number;
   schedule(
     peer: number,

@@ -35,7 +35,9 @@ class Outstanding implements Exchange {
   messageId = -1;
   bytes?: Uint8Array;
   wire?: Message;
-  constructor(public outgoing: Outgoing, readonly peer: Peer) {
+  /** Times these bytes went out: a replacement's first is at its predecessor's next retransmission time. */
+  transmissions = 0;
+  constructor(public outgoing: Outgoing, readonly peer: Peer, readonly expiresAt = Infinity) {
     this.acknowledged = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -68,9 +70,12 @@ export class Confirmables {
     this.#host = host;
   }
 
-  /** Sends `message` as a CON to `peer` now, or when the peer has fewer than NSTART in flight. */
-  send(message: Outgoing, peer: Peer): Exchange {
-    const entry = new Outstanding(message, peer);
+  /**
+   * Sends `message` as a CON to `peer` now, or when the peer has fewer than NSTART in flight; one still
+   * queued at `expiresAt` is dropped when its turn comes (it rejects with TimeoutError).
+   */
+  send(message: Outgoing, peer: Peer, expiresAt = Infinity): Exchange {
+    const entry = new Outstanding(message, peer, expiresAt);
     if (this.#closed) {
       entry.reject(new Error("endpoint is closed"));
     } else if ((this.#inFlight.get(peer.key) ?? 0) >= this.#host.parameters.nstart) {
@@ -84,9 +89,12 @@ export class Confirmables {
   }
 
   /**
-   * RFC 7641 §4.5.2: sends `message` in place of `old`, if that is still
-   * unacknowledged: under a new Message ID but keeping its retransmission
-   * count and timeout; `old` rejects with ReplacedError. Otherwise a plain send.
+   * RFC 7641 §4.5.2: `message` takes over `old`'s retransmission counter and
+   * timeout, if that is still unacknowledged: the schedule moves to a new
+   * Message ID now, and the new bytes go out when `old` would next have been
+   * retransmitted — not at once, so the exponential back-off that keeps a
+   * silent peer's link uncongested (RFC 7252 §4.7) holds. `old` rejects with
+   * ReplacedError. Otherwise a plain send.
    */
   replace(old: Exchange, message: Outgoing, peer: Peer): Exchange {
     if (!(old instanceof Outstanding) || old.peer.key !== peer.key || this.#closed) {
@@ -107,7 +115,6 @@ export class Confirmables {
     this.#bySlot[old.slot] = entry;
     old.slot = -1;
     old.reject(new ReplacedError("replaced by a newer notification"));
-    this.#host.transmit(entry.bytes!, entry.wire!, peer);
     return entry;
   }
 
@@ -172,6 +179,7 @@ export class Confirmables {
     entry.slot = slot;
     this.#bySlot[slot] = entry;
     this.#inFlight.set(entry.peer.key, (this.#inFlight.get(entry.peer.key) ?? 0) + 1);
+    entry.transmissions++;
     this.#host.transmit(entry.bytes!, entry.wire!, entry.peer);
     this.#armTimer();
   }
@@ -200,7 +208,14 @@ export class Confirmables {
   #startNext(key: string): void {
     if (this.#closed || (this.#inFlight.get(key) ?? 0) >= this.#host.parameters.nstart) return;
     const queue = this.#queues.get(key);
-    const next = queue?.shift();
+    let next = queue?.shift();
+    for (
+      const now = this.#host.clock.now();
+      next !== undefined && next.expiresAt <= now;
+      next = queue!.shift()
+    ) {
+      next.reject(new TimeoutError(`expired while queued behind other CONs to ${key}`));
+    }
     if (queue?.length === 0) this.#queues.delete(key);
     if (next !== undefined) this.#start(next);
   }
@@ -233,7 +248,10 @@ export class Confirmables {
     for (const { slot } of gaveUp) this.#release(slot);
     for (const { slot, event, entry } of events) {
       if (event === "retransmit" && this.#bySlot[slot] === entry) {
-        this.#host.transmit(entry.bytes!, entry.wire!, entry.peer, core.retransmissions(slot));
+        // A replacement's first transmission is a new message (its own Message ID) on the old schedule.
+        const retransmission = entry.transmissions === 0 ? 0 : core.retransmissions(slot);
+        entry.transmissions++;
+        this.#host.transmit(entry.bytes!, entry.wire!, entry.peer, retransmission);
       }
     }
     for (const { entry } of gaveUp) {

@@ -8,14 +8,21 @@
  */
 import * as layout from "../../core-as/layout.ts";
 import { MessageLayerCore, type MessageLayerSizes } from "../core/message_layer_core.ts";
-import { decode, encode, encodeUnshared, formatError } from "../message/codec.ts";
+import { decode, encode, formatError } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { Confirmables, type Exchange } from "./confirmables.ts";
-import { exchangeLifetime, nonLifetime, resolveParameters, type TransmissionParameters } from "./params.ts";
+import {
+  exchangeLifetime,
+  maxTransmitSpan,
+  nonLifetime,
+  resolveParameters,
+  type TransmissionParameters,
+} from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
+import { Replies } from "./replies.ts";
 import type { TraceEvent } from "./trace.ts";
 
 export type { Exchange } from "./confirmables.ts";
@@ -107,8 +114,7 @@ export class Endpoint {
   /** The Peer each core entry stands for, by entry. */
   readonly #peers: (Peer | undefined)[] = [];
   /** What was answered to each remembered message, by dedup handle, for its duplicates. */
-  readonly #replies: (Uint8Array | undefined)[] = [];
-  #cachedReplies = 0;
+  readonly #replies = new Replies();
   /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
   readonly #onNonReset: ((() => void) | undefined)[] = [];
   #closed = false;
@@ -123,14 +129,19 @@ export class Endpoint {
       exchangeLifetime: exchangeLifetime(this.parameters),
       nonLifetime: nonLifetime(this.parameters),
       seed: options.seed ?? random[0],
+      probingRate: this.parameters.probingRate,
+      // Silent for as long as a CON of ours may still be retransmitted: it is not answering (§4.7).
+      quietAfter: maxTransmitSpan(this.parameters),
     });
     this.#confirmables = new Confirmables({
       core: this.#core,
       clock: this.#clock,
       parameters: this.parameters,
       coreIdOf: (peer) => this.#coreIdOf(peer),
-      transmit: (bytes, message, peer, retransmission) =>
-        this.#transmit(bytes, message, peer.address, retransmission),
+      transmit: (bytes, message, peer, retransmission) => {
+        this.#core.sent(this.#coreIdOf(peer), bytes.length, this.#clock.now());
+        this.#transmit(bytes, message, peer.address, retransmission);
+      },
     });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
     transport.listen((batch) => {
@@ -155,6 +166,11 @@ export class Endpoint {
     return this.#clock;
   }
 
+  /** The message layer's table sizes in force. */
+  get sizes(): Readonly<MessageLayerSizes> {
+    return this.#core.sizes;
+  }
+
   /** What the message layer holds now. */
   get stats(): EndpointStats {
     return {
@@ -162,7 +178,7 @@ export class Endpoint {
       pinnedPeers: this.#core.peersPinned(this.#clock.now()),
       strictEntries: this.#core.strictEntries,
       outstanding: this.#core.pending,
-      cachedReplies: this.#cachedReplies,
+      cachedReplies: this.#replies.size,
     };
   }
 
@@ -181,15 +197,19 @@ export class Endpoint {
     return this.#confirmables.send(message, peer).acknowledged;
   }
 
-  /** sendConfirmable(), returning the exchange, which replaceConfirmable() and cancel() take. */
-  confirmable(message: Outgoing, peer: Peer): Exchange {
-    return this.#confirmables.send(message, peer);
+  /**
+   * sendConfirmable(), returning the exchange, which replaceConfirmable() and cancel() take. With
+   * `expiresAt` (clock time), a CON still queued behind NSTART others then is dropped when its turn comes.
+   */
+  confirmable(message: Outgoing, peer: Peer, options: { expiresAt?: number } = {}): Exchange {
+    return this.#confirmables.send(message, peer, options.expiresAt);
   }
 
   /**
-   * Sends a CON in place of `old` if that is still unacknowledged (RFC 7641
-   * §4.5.2): the new message keeps its retransmission count and timeout; the
-   * old one rejects with ReplacedError. Otherwise it is a plain confirmable().
+   * Puts a CON in place of `old` if that is still unacknowledged (RFC 7641
+   * §4.5.2): the new message takes over its retransmission count and timeout,
+   * and goes out at `old`'s next retransmission time under a new Message ID;
+   * the old one rejects with ReplacedError. Otherwise it is a plain confirmable().
    */
   replaceConfirmable(old: Exchange, message: Outgoing, peer: Peer): Exchange {
     return this.#confirmables.replace(old, message, peer);
@@ -211,7 +231,9 @@ export class Endpoint {
     const allocated = coreId < 0 ? -1 : this.#core.allocateMessageId(coreId, now);
     const messageId = allocated >= 0 ? allocated : crypto.getRandomValues(new Uint16Array(1))[0];
     const wire: Message = { ...message, type: Type.NON, messageId };
-    this.#transmit(encode(wire), wire, peer.address);
+    const bytes = encode(wire);
+    this.#transmit(bytes, wire, peer.address);
+    if (coreId >= 0) this.#core.sent(coreId, bytes.length, now);
     if (onReset !== undefined && coreId >= 0) {
       this.#onNonReset[this.#core.recordNon(coreId, messageId, now)] = onReset;
     }
@@ -242,6 +264,23 @@ export class Endpoint {
       return;
     }
     this.#reply(inbound, emptyMessage(Type.RST, inbound.message.messageId));
+  }
+
+  /**
+   * Whether the peer has sent nothing for MAX_TRANSMIT_SPAN: it has not answered recently, so RFC 7252
+   * §4.7 allows it no more than PROBING_RATE on average (see sendDelay()).
+   */
+  quiet(peer: Peer): boolean {
+    return this.#core.quiet(this.#coreIdOf(peer), this.#clock.now());
+  }
+
+  /**
+   * Ms until the next datagram may go to the peer: 0 unless it is quiet, and then whatever PROBING_RATE
+   * leaves after the bytes it was sent while quiet. The request layer waits this long before sending it
+   * anything new; retransmissions keep their schedule and count against the budget.
+   */
+  sendDelay(peer: Peer): number {
+    return this.#core.sendDelay(this.#coreIdOf(peer), this.#clock.now());
   }
 
   /**
@@ -290,12 +329,9 @@ export class Endpoint {
 
   #reply(inbound: Inbound, message: Message): void {
     const { handle } = inbound;
-    // A kept reply gets a buffer of its own: a view would keep a whole shared slab alive with it.
-    const bytes = handle >= 0 ? encodeUnshared(message) : encode(message);
+    const bytes = encode(message);
     this.#transmit(bytes, message, inbound.peer.address);
-    if (handle < 0) return;
-    if (this.#replies[handle] === undefined) this.#cachedReplies++;
-    this.#replies[handle] = bytes;
+    if (handle >= 0) this.#replies.keep(handle, bytes);
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
@@ -340,7 +376,7 @@ export class Endpoint {
     switch (action) {
       case layout.ACTION_REQUEST:
       case layout.ACTION_RESPONSE:
-        this.#forget(handle);
+        this.#replies.forget(handle);
         if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle, size: data.length });
         else this.onResponse({ message, peer, handle, size: data.length });
         return;
@@ -364,7 +400,7 @@ export class Endpoint {
 
   /** RFC 7252 §4.5: a duplicate CON gets the same answer again (once there is one); a duplicate NON is dropped. */
   #resend(message: Message, handle: number, address: Address, at: number): void {
-    const reply = this.#replies[handle];
+    const reply = this.#replies.get(handle);
     if (message.type !== Type.CON || reply === undefined) return;
     this.#transport.send([{ data: reply, address }]);
     this.#onTrace?.({
@@ -378,16 +414,10 @@ export class Endpoint {
     });
   }
 
-  #forget(handle: number): void {
-    if (this.#replies[handle] === undefined) return;
-    this.#replies[handle] = undefined;
-    this.#cachedReplies--;
-  }
-
   /** A core entry went to a newcomer: what was kept for the old occupant's safe window and NONs goes. */
   #forgetPeer(id: number): void {
     const { safeWindow, recentNons } = this.#core.sizes;
-    for (let i = 0; i < safeWindow; i++) this.#forget(id * safeWindow + i);
+    for (let i = 0; i < safeWindow; i++) this.#replies.forget(id * safeWindow + i);
     this.#onNonReset.fill(undefined, id * recentNons, (id + 1) * recentNons);
   }
 }

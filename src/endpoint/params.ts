@@ -15,6 +15,11 @@ export interface TransmissionParameters {
   nstart: number;
   /** Longest a datagram is expected to take across the network (MAX_LATENCY). */
   maxLatency: number;
+  /**
+   * Average bytes per second at most to a peer that has not answered recently (PROBING_RATE, RFC 7252
+   * §4.7): one silent for MAX_TRANSMIT_SPAN.
+   */
+  probingRate: number;
 }
 
 /** The RFC's defaults. */
@@ -24,6 +29,7 @@ export const DEFAULT_PARAMETERS: Readonly<TransmissionParameters> = {
   maxRetransmit: 4,
   nstart: 1,
   maxLatency: 100_000,
+  probingRate: 1,
 };
 
 /** MAX_TRANSMIT_SPAN: first transmission to last retransmission of a CON. */
@@ -59,5 +65,6 @@ export function resolveParameters(given: Partial<TransmissionParameters> = {}): 
     throw new RangeError(`nstart ${p.nstart} must be an integer ≥ 1`);
   }
   if (!(p.maxLatency >= 0)) throw new RangeError(`maxLatency ${p.maxLatency} must be ≥ 0 ms`);
+  if (!(p.probingRate > 0)) throw new RangeError(`probingRate ${p.probingRate} must be > 0 bytes/s`);
   return p;
 }

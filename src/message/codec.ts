@@ -205,15 +205,7 @@ function tooLarge(): never {
  * ```
  */
 export function encode(message: Message): Uint8Array {
-  return copyOut(encodeStaged(message), allocateBytes);
-}
-
-/**
- * encode(), into an ArrayBuffer of its own: for bytes kept a long time (a
- * cached reply), which would otherwise hold a whole shared slab alive.
- */
-export function encodeUnshared(message: Message): Uint8Array {
-  return copyOut(encodeStaged(message), (length) => new Uint8Array(length));
+  return copyOut(encodeStaged(message));
 }
 
 /** Stages and encodes `message` in the codec instance; returns the encoded length at TX. */
@@ -270,9 +262,9 @@ function encodeStaged(message: Message): number {
   return length;
 }
 
-function copyOut(length: number, allocate: (length: number) => Uint8Array): Uint8Array {
+function copyOut(length: number): Uint8Array {
   const { bytes: memoryBytes, tx: address } = codecCore;
-  const bytes = allocate(length);
+  const bytes = allocateBytes(length);
   if (length < SMALL_COPY * 4) {
     for (let i = 0; i < length; i++) bytes[i] = memoryBytes[address + i];
   } else {

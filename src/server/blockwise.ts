@@ -18,6 +18,7 @@ import {
 } from "../message/option_value.ts";
 import type { Outgoing, Peer } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
+import { type Block1Limits, Block1Uploads } from "./block1_uploads.ts";
 
 // Shared, never written: a fresh empty Uint8Array still costs Deno a backing store (see src/bytes.ts).
 const EMPTY = new Uint8Array(0);
@@ -30,34 +31,32 @@ export type Block1Outcome =
   | { readonly answer: Outgoing }
   | { readonly body: Uint8Array; readonly lastBlock: Uint8Array };
 
-interface Upload {
-  readonly parts: Uint8Array[];
-  received: number;
-  lastActivity: number;
-}
-
 /** Splits responses into Block2 blocks and reassembles Block1 uploads. */
 export class Blockwise {
   readonly #maxBodySize: number;
-  readonly #lifetime: number;
-  readonly #uploads = new Map<string, Upload>();
+  readonly #uploads: Block1Uploads;
 
-  /** `maxBodySize`: largest reassembled body (4.13 beyond); `lifetime`: ms an idle upload is kept. */
-  constructor(maxBodySize: number, lifetime: number) {
+  /** `maxBodySize`: largest reassembled body (4.13 beyond); `limits`: the unfinished uploads' bounds. */
+  constructor(maxBodySize: number, limits: Block1Limits) {
     this.#maxBodySize = maxBodySize;
-    this.#lifetime = lifetime;
+    this.#uploads = new Block1Uploads(limits);
+  }
+
+  /** Unfinished uploads and the bytes they hold. */
+  get uploads(): { count: number; bytes: number } {
+    return { count: this.#uploads.size, bytes: this.#uploads.bytes };
   }
 
   /**
    * Takes one Block1 block of a request (RFC 7959 §2.5). Returns the answer
-   * to send now (2.31 Continue, 4.08, 4.13), or the whole body once the last
-   * block is in. Requests without Block1 are returned whole.
+   * to send now (2.31 Continue, 4.08, 4.13, or 5.03 when the uploads' bounds
+   * leave no room), or the whole body once the last block is in. Requests
+   * without Block1 are returned whole.
    */
   receive(peer: Peer, request: CoapRequest, now: number): Block1Outcome {
     const option = request.option(OptionNumber.Block1);
     const { token } = request.message;
     if (option === undefined) return { body: request.payload, lastBlock: EMPTY };
-    this.#forgetIdle(now);
     const block = decodeBlock(option);
     const size = blockSize(block.szx);
     const key = uploadKey(peer, request);
@@ -65,17 +64,24 @@ export class Blockwise {
     if (declared !== undefined && decodeUint(declared) > this.#maxBodySize) {
       return { answer: this.#tooLarge(token) };
     }
-    let upload = this.#uploads.get(key);
+    let upload = this.#uploads.get(key, now);
     if (block.num === 0) {
-      upload = { parts: [], received: 0, lastActivity: now };
-      this.#uploads.set(key, upload);
+      if (upload !== undefined) this.#uploads.delete(upload);
+      // A body in one block needs no reassembly, so no bound on unfinished uploads applies to it.
+      if (!block.more) {
+        if (request.payload.length > this.#maxBodySize) return { answer: this.#tooLarge(token) };
+        return { body: request.payload, lastBlock: option };
+      }
+      const started = this.#uploads.start(key, peer.key, now);
+      if ("retryAfter" in started) return { answer: busy(token, started.retryAfter) };
+      upload = started;
     }
     // Blocks must arrive in order: this one has to start where the body so far ends (§2.5).
     if (
       upload === undefined || block.num * size !== upload.received ||
       (block.more && request.payload.length !== size)
     ) {
-      this.#uploads.delete(key);
+      if (upload !== undefined) this.#uploads.delete(upload);
       return {
         answer: {
           code: Code.RequestEntityIncomplete,
@@ -86,13 +92,13 @@ export class Blockwise {
       };
     }
     if (upload.received + request.payload.length > this.#maxBodySize) {
-      this.#uploads.delete(key);
+      this.#uploads.delete(upload);
       return { answer: this.#tooLarge(token) };
     }
-    upload.parts.push(request.payload.slice());
-    upload.received += request.payload.length;
-    upload.lastActivity = now;
     if (block.more) {
+      // Over a byte bound the upload stays as it is: the client may send this block again after Max-Age.
+      const full = this.#uploads.append(upload, request.payload, now);
+      if (full !== undefined) return { answer: busy(token, full.retryAfter) };
       return {
         answer: {
           code: Code.Continue,
@@ -102,10 +108,11 @@ export class Blockwise {
         },
       };
     }
-    this.#uploads.delete(key);
-    const body = new Uint8Array(upload.received);
+    // The last block completes the body, which goes to the handler at once: no bound on what is kept applies.
+    this.#uploads.delete(upload);
+    const body = new Uint8Array(upload.received + request.payload.length);
     let at = 0;
-    for (const part of upload.parts) {
+    for (const part of [...upload.parts, request.payload]) {
       body.set(part, at);
       at += part.length;
     }
@@ -156,18 +163,22 @@ export class Blockwise {
       payload: encodeString(`at most ${this.#maxBodySize} bytes`),
     };
   }
-
-  #forgetIdle(now: number): void {
-    for (const [key, upload] of this.#uploads) {
-      if (now - upload.lastActivity > this.#lifetime) this.#uploads.delete(key);
-    }
-  }
 }
 
 /** One upload per client, method, resource and Request-Tag (RFC 9175), so concurrent transfers stay apart. */
 function uploadKey(peer: Peer, request: CoapRequest): string {
   const tag = request.option(OptionNumber.RequestTag) ?? EMPTY;
   return `${peer.key} ${request.message.code} /${request.path.join("/")} ${Array.from(tag).join(".")}`;
+}
+
+/** RFC 7252 §5.9.3.4: 5.03 Service Unavailable, Max-Age saying when to try again. */
+function busy(token: Uint8Array, retryAfter: number): Outgoing {
+  return {
+    code: Code.ServiceUnavailable,
+    token,
+    options: [{ number: OptionNumber.MaxAge, value: encodeUint(retryAfter) }],
+    payload: encodeString("too many uploads in progress"),
+  };
 }
 
 /** A 4-byte FNV-1a hash of the representation: equal payloads, equal ETags. */

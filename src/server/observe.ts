@@ -1,44 +1,40 @@
 /**
- * RFC 7641 on the server: who observes which resource, and sending them
- * notifications built by the resource's own GET handler when it changes.
- * Observations are keyed by (peer, token); the message layer's exchanges
- * stand for the notifications in flight.
+ * RFC 7641 on the server: who observes which resource, within limits per
+ * resource, per peer, per IP address and in all, and turning each change of
+ * a resource into notifications built by its own GET handler. Observations
+ * are keyed by (peer, token); the Notifier (notifier.ts) decides when each
+ * goes out, and tells which observations end.
  * @module
  */
 import { isSuccess } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { decodeUint, encodeUint } from "../message/option_value.ts";
-import type { Endpoint, Exchange, Outgoing, Peer } from "../endpoint/endpoint.ts";
-import { ReplacedError } from "../endpoint/errors.ts";
+import type { Endpoint, Outgoing, Peer } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
 import type { Resource } from "./resource.ts";
 import { isObservable, type ObservableResource, onChange } from "./observable.ts";
+import type { ObserveLimits } from "./limits.ts";
+import { CON_AT_LEAST_EVERY_MS, Notifier, type Observation } from "./notifier.ts";
+import type { TimerHandle } from "../endpoint/clock.ts";
 
-/** Limits on observers, beyond which a GET with Observe gets a plain response (RFC 7641 §4.1). */
-export interface ObserveLimits {
-  perResource: number;
-  perPeer: number;
-}
+export type { ObserveLimits } from "./limits.ts";
 
-/** RFC 7641 §4.3.1: a notification must be Confirmable at least once every 24 hours. */
-const CON_AT_LEAST_EVERY_MS = 24 * 60 * 60 * 1000;
 const SEQUENCE_MODULO = 1 << 24;
 const DEFAULT_MAX_AGE = 60;
 /** Observe values in a GET (RFC 7641 §2). */
 const REGISTER = 0;
 const DEREGISTER = 1;
+/** How often observations are looked over for one that has had no Confirmable notification for a day. */
+const CHECK_EVERY_MS = 60 * 60 * 1000;
 
-interface Observer {
-  readonly key: string;
-  readonly peer: Peer;
+interface Observer extends Observation {
   readonly token: Uint8Array;
-  readonly request: CoapRequest;
-  readonly resource: ObservableResource;
-  notifications: number;
-  lastConfirmableAt: number;
-  /** The CON notification not yet acknowledged. */
-  pending?: Exchange;
+  /** The latest registration (RFC 7641 §4.1: a new one with the same token replaces the old). */
+  request: CoapRequest;
+  /** A notification is being rendered; `stale` says the resource changed again meanwhile. */
+  rendering: boolean;
+  stale: boolean;
   /** Lets go of the peer's table entry, which the observation keeps. */
   readonly release: () => void;
 }
@@ -57,26 +53,41 @@ export class ObserveRegistry {
   readonly #endpoint: Endpoint;
   readonly #render: Render;
   readonly #limits: ObserveLimits;
+  readonly #notifier: Notifier;
   readonly #resources = new Map<ObservableResource, Observed>();
-  readonly #perPeer = new Map<string, number>();
+  /** Observations by peer key, and counts by IP address (across ports). */
+  readonly #byPeer = new Map<string, Set<Observer>>();
+  readonly #byAddress = new Map<string, number>();
+  #size = 0;
+  #check?: TimerHandle;
 
   constructor(endpoint: Endpoint, render: Render, limits: ObserveLimits) {
     this.#endpoint = endpoint;
     this.#render = render;
     this.#limits = limits;
+    this.#notifier = new Notifier(endpoint, {
+      reset: (observation) => this.#remove(observation as Observer),
+      gone: (peer) => {
+        for (const observer of this.#byPeer.get(peer.key) ?? []) this.#remove(observer);
+      },
+    });
   }
 
   /** Observers of all resources. */
   get size(): number {
-    let size = 0;
-    for (const observed of this.#resources.values()) size += observed.observers.size;
-    return size;
+    return this.#size;
+  }
+
+  /** Notifications waiting (at most one per observation) and peers with one in flight. */
+  get notifications(): { waiting: number; inFlight: number } {
+    return { waiting: this.#notifier.waiting, inFlight: this.#notifier.inFlight };
   }
 
   /**
    * Handles the Observe option of a GET whose response is ready: registers
    * (0) or deregisters (1) the client, and returns the response with the
-   * Observe option when the client is now observing.
+   * Observe option when the client is now observing. When a limit leaves no
+   * room, the response goes without Observe: the client is not observing.
    */
   respond(peer: Peer, request: CoapRequest, resource: Resource, response: Outgoing): Outgoing {
     const observe = request.option(OptionNumber.Observe);
@@ -95,10 +106,11 @@ export class ObserveRegistry {
       if (existing) this.#remove(existing);
       return response;
     }
-    if (!existing && !this.#hasRoom(peer, observed)) return response;
-    const state = observed ?? this.#watch(resource);
-    if (!existing) {
-      state.observers.set(key, {
+    if (existing) {
+      existing.request = request;
+    } else {
+      if (!this.#hasRoom(peer, observed)) return response;
+      this.#add(observed ?? this.#watch(resource), {
         key,
         peer,
         token: request.message.token.slice(),
@@ -106,12 +118,13 @@ export class ObserveRegistry {
         resource,
         notifications: 0,
         lastConfirmableAt: this.#endpoint.clock.now(),
+        rendering: false,
+        stale: false,
         // The observation lives on the peer's entry: its Message IDs and the NONs it may reset.
         release: this.#endpoint.hold(peer),
       });
-      this.#perPeer.set(peer.key, (this.#perPeer.get(peer.key) ?? 0) + 1);
     }
-    return withObserve(response, state.sequence);
+    return withObserve(response, (observed ?? this.#resources.get(resource)!).sequence);
   }
 
   /** Ends every observation (the server is closing). */
@@ -121,12 +134,50 @@ export class ObserveRegistry {
       observed.unsubscribe();
     }
     this.#resources.clear();
-    this.#perPeer.clear();
+    this.#byPeer.clear();
+    this.#byAddress.clear();
+    this.#notifier.clear();
+    this.#size = 0;
+    if (this.#check !== undefined) this.#endpoint.clock.cancel(this.#check);
+    this.#check = undefined;
   }
 
   #hasRoom(peer: Peer, observed: Observed | undefined): boolean {
-    return (observed?.observers.size ?? 0) < this.#limits.perResource &&
-      (this.#perPeer.get(peer.key) ?? 0) < this.#limits.perPeer;
+    const limits = this.#limits;
+    return this.#size < limits.total &&
+      (observed?.observers.size ?? 0) < limits.perResource &&
+      (this.#byPeer.get(peer.key)?.size ?? 0) < limits.perPeer &&
+      (this.#byAddress.get(peer.address.hostname) ?? 0) < limits.perAddress;
+  }
+
+  #add(observed: Observed, observer: Observer): void {
+    observed.observers.set(observer.key, observer);
+    const { peer } = observer;
+    let ofPeer = this.#byPeer.get(peer.key);
+    if (ofPeer === undefined) {
+      ofPeer = new Set();
+      this.#byPeer.set(peer.key, ofPeer);
+    }
+    ofPeer.add(observer);
+    this.#byAddress.set(peer.address.hostname, (this.#byAddress.get(peer.address.hostname) ?? 0) + 1);
+    this.#size++;
+    this.#check ??= this.#endpoint.clock.setTimer(() => this.#checkIdle(), CHECK_EVERY_MS);
+  }
+
+  /**
+   * An observation of a resource that has not changed for a day gets its current state as a Confirmable
+   * notification (RFC 7641 §4.5's daily CON, kept for resources that do not change): its client answers, or the CON
+   * times out and the observation ends, so no observation outlives its client by more than a day.
+   */
+  #checkIdle(): void {
+    this.#check = undefined;
+    const now = this.#endpoint.clock.now();
+    for (const observed of this.#resources.values()) {
+      for (const observer of observed.observers.values()) {
+        if (now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS) this.#refresh(observer, observed);
+      }
+    }
+    if (this.#size > 0) this.#check = this.#endpoint.clock.setTimer(() => this.#checkIdle(), CHECK_EVERY_MS);
   }
 
   #watch(resource: ObservableResource): Observed {
@@ -143,9 +194,26 @@ export class ObserveRegistry {
     const observed = this.#resources.get(resource);
     if (!observed) return;
     observed.sequence = (observed.sequence + 1) % SEQUENCE_MODULO;
-    for (const observer of observed.observers.values()) {
-      this.#render(observer.request).then((response) => this.#notify(observer, response, observed.sequence));
+    for (const observer of observed.observers.values()) this.#refresh(observer, observed);
+  }
+
+  /** Renders the observer's notification; one render at a time, then one more if the state moved on. */
+  #refresh(observer: Observer, observed: Observed): void {
+    if (observer.rendering) {
+      observer.stale = true;
+      return;
     }
+    observer.rendering = true;
+    const sequence = observed.sequence;
+    this.#render(observer.request).then((response) => {
+      observer.rendering = false;
+      if (!this.#isCurrent(observer)) return;
+      this.#notify(observer, response, sequence);
+      if (observer.stale && this.#isCurrent(observer)) {
+        observer.stale = false;
+        this.#refresh(observer, observed);
+      }
+    });
   }
 
   #isCurrent(observer: Observer): boolean {
@@ -153,40 +221,13 @@ export class ObserveRegistry {
   }
 
   #notify(observer: Observer, response: Outgoing, sequence: number): void {
-    if (!this.#isCurrent(observer)) return;
     if (!isSuccess(response.code)) {
       // RFC 7641 §4.2: an error response ends the observation; it carries no Observe option.
+      this.#notifier.notify(observer, { ...response, token: observer.token }, true);
       this.#remove(observer);
-      this.#endpoint.sendConfirmable(response, observer.peer).catch(() => {});
       return;
     }
-    const notification = withObserve({ ...response, token: observer.token }, sequence);
-    const now = this.#endpoint.clock.now();
-    observer.notifications++;
-    const { conEvery } = observer.resource.notify;
-    const confirmable = observer.pending !== undefined ||
-      (conEvery > 0 && observer.notifications % conEvery === 0) ||
-      now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS;
-    if (!confirmable) {
-      // RFC 7641 §3.6: an RST in answer to a notification cancels the observation.
-      this.#endpoint.sendNonConfirmable(notification, observer.peer, () => this.#remove(observer));
-      return;
-    }
-    observer.lastConfirmableAt = now;
-    // RFC 7641 §4.5.2: the newer state takes over the unacknowledged notification's transmission.
-    const exchange = observer.pending === undefined
-      ? this.#endpoint.confirmable(notification, observer.peer)
-      : this.#endpoint.replaceConfirmable(observer.pending, notification, observer.peer);
-    observer.pending = exchange;
-    exchange.acknowledged.then(
-      () => {
-        if (observer.pending === exchange) observer.pending = undefined;
-      },
-      (error) => {
-        // RST or no ACK after MAX_RETRANSMIT: the client is gone (RFC 7641 §4.5).
-        if (!(error instanceof ReplacedError)) this.#remove(observer);
-      },
-    );
+    this.#notifier.notify(observer, withObserve({ ...response, token: observer.token }, sequence));
   }
 
   #remove(observer: Observer): void {
@@ -194,9 +235,15 @@ export class ObserveRegistry {
     const observed = this.#resources.get(observer.resource)!;
     observed.observers.delete(observer.key);
     observer.release();
-    const count = (this.#perPeer.get(observer.peer.key) ?? 1) - 1;
-    if (count === 0) this.#perPeer.delete(observer.peer.key);
-    else this.#perPeer.set(observer.peer.key, count);
+    this.#notifier.forget(observer);
+    const { peer } = observer;
+    const ofPeer = this.#byPeer.get(peer.key)!;
+    ofPeer.delete(observer);
+    if (ofPeer.size === 0) this.#byPeer.delete(peer.key);
+    const fromAddress = this.#byAddress.get(peer.address.hostname)! - 1;
+    if (fromAddress === 0) this.#byAddress.delete(peer.address.hostname);
+    else this.#byAddress.set(peer.address.hostname, fromAddress);
+    this.#size--;
     if (observed.observers.size === 0) {
       observed.unsubscribe();
       this.#resources.delete(observer.resource);

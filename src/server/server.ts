@@ -23,13 +23,15 @@ import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
 import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
-import { AmplificationGuard, type AmplificationLimits } from "./amplification.ts";
+import { AmplificationGuard } from "./amplification.ts";
 import { errorMessage, responseFrom } from "./responses.ts";
 import { checkOptions } from "./option_checks.ts";
-import { type ObserveLimits, ObserveRegistry } from "./observe.ts";
+import { ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
 import { Block2Renderings } from "./block2_renderings.ts";
-import { exchangeLifetime } from "../endpoint/params.ts";
+import { resolveServerLimits, type ServerLimitOptions, type ServerLimits } from "./limits.ts";
+import { SeparateResponses } from "./separate.ts";
+import type { Exchange } from "../endpoint/confirmables.ts";
 import type { Site } from "./site.ts";
 
 /**
@@ -43,9 +45,6 @@ export const SERVER_LIMITS: Readonly<Partial<MessageLayerSizes>> = {
   strictPerPeer: 1024,
   retransmitSlots: 65536,
 };
-const DEFAULT_MAX_BODY = 2 * 1024 * 1024;
-const DEFAULT_MAX_BLOCK2_RENDERINGS = 1000;
-const DEFAULT_MAX_BLOCK2_RENDERING_BYTES = 16 * 1024 * 1024;
 
 /** One handled request, for logs. */
 export interface RequestLogEntry {
@@ -62,8 +61,21 @@ export interface RequestLogEntry {
   separate: boolean;
 }
 
-/** Options of a server. */
-export interface ServerOptions extends EndpointOptions {
+/** What the server holds now: for tests and `--verbose`. */
+export interface ServerStats {
+  observers: number;
+  /** Notifications waiting (at most one per observation) and peers with one in flight. */
+  notificationsWaiting: number;
+  notificationsInFlight: number;
+  /** Requests whose handler runs or whose separate response awaits its ACK. */
+  pendingResponses: number;
+  /** Unfinished Block1 uploads and their bytes. */
+  block1Uploads: number;
+  block1Bytes: number;
+}
+
+/** Options of a server; its limits (ServerLimits, limits.ts) are options too. */
+export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
   /** Address to bind (default "0.0.0.0"; "::" for IPv6, which on Linux takes IPv4 too). */
   hostname?: string;
   /** Port to bind (default 5683; 0 picks a free one). */
@@ -76,28 +88,6 @@ export interface ServerOptions extends EndpointOptions {
   onError?: (error: unknown, request?: CoapRequest) => void;
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
-  /** Largest request body reassembled from Block1 blocks (bytes, default 2 MiB); beyond it, 4.13. */
-  maxBodySize?: number;
-  /**
-   * Responses to PUT, POST, FETCH (any method but GET) larger than a block are rendered once and kept for
-   * their Block2 continuations (RFC 7959 §2.7): at most this many transfers at once (default 1,000); beyond
-   * it the least recently used is dropped, and its next continuation gets 4.08.
-   */
-  maxBlock2Renderings?: number;
-  /**
-   * Bytes of those kept responses, payloads and option values (default 16 MiB); beyond it the least recently
-   * used are dropped. A response larger than this on its own is answered with 5.00.
-   */
-  maxBlock2RenderingBytes?: number;
-  /** Ms a kept response stays after its last block was served (default EXCHANGE_LIFETIME, RFC 7959 §2.4). */
-  block2RenderingLifetime?: number;
-  /** Observer limits (RFC 7641 §4.1); beyond them a GET with Observe gets a plain response. */
-  observeLimits?: Partial<ObserveLimits>;
-  /**
-   * Amplification control (RFC 7252 §11.3, RFC 9175 §2.4): an address not verified by Echo gets no answer
-   * larger than `factor` (3) × its request — a smaller Block2 block, or 4.01 with Echo.
-   */
-  amplification?: Partial<AmplificationLimits>;
 }
 
 /**
@@ -117,21 +107,21 @@ export interface ServerOptions extends EndpointOptions {
 export class CoapServer {
   /** The endpoint the server answers on. */
   readonly endpoint: Endpoint;
+  /** The bounds in force, defaults filled in. */
+  readonly limits: Readonly<ServerLimits>;
   readonly #site: Site;
-  readonly #separateDelay: number;
+  readonly #separate: SeparateResponses;
   readonly #onLog?: (entry: RequestLogEntry) => void;
   readonly #onError: (error: unknown, request?: CoapRequest) => void;
   readonly #observers: ObserveRegistry;
   readonly #blockwise: Blockwise;
   readonly #discovery: Resource;
-  readonly #amplification: AmplificationGuard;
   readonly #renderings: Block2Renderings;
+  readonly #amplification: AmplificationGuard;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
     this.#discovery = discoveryResource(site);
-    this.#amplification = new AmplificationGuard(options.amplification);
-    this.#separateDelay = options.separateResponseDelay ?? 500;
     this.#onLog = options.onLog;
     this.#onError = options.onError ?? ((error, request) => {
       console.error(
@@ -148,25 +138,50 @@ export class CoapServer {
       );
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
     this.endpoint.onBusy = (inbound, retryAfter) => this.#busy(inbound, retryAfter);
-    this.#blockwise = new Blockwise(
-      options.maxBodySize ?? DEFAULT_MAX_BODY,
-      exchangeLifetime(this.endpoint.parameters),
-    );
+    const limits = this.limits = resolveServerLimits(options, this.endpoint.parameters);
+    this.#separate = new SeparateResponses(this.endpoint, {
+      delay: options.separateResponseDelay ?? 500,
+      handlerTimeout: limits.handlerTimeout,
+      lifetime: limits.separateResponseLifetime,
+      maxPerPeer: limits.maxPendingPerPeer,
+      max: limits.maxPending,
+    });
+    this.#blockwise = new Blockwise(limits.maxBodySize, {
+      maxUploads: limits.maxBlock1Uploads,
+      maxBytesPerPeer: limits.maxBlock1BytesPerPeer,
+      maxBytes: limits.maxBlock1Bytes,
+      lifetime: limits.block1Lifetime,
+    });
+    this.#amplification = new AmplificationGuard(limits.amplification);
     this.#renderings = new Block2Renderings(this.#blockwise, {
-      maxTransfers: options.maxBlock2Renderings ?? DEFAULT_MAX_BLOCK2_RENDERINGS,
-      maxBytes: options.maxBlock2RenderingBytes ?? DEFAULT_MAX_BLOCK2_RENDERING_BYTES,
-      lifetime: options.block2RenderingLifetime ?? exchangeLifetime(this.endpoint.parameters),
+      maxTransfers: limits.maxBlock2Renderings,
+      maxBytes: limits.maxBlock2RenderingBytes,
+      lifetime: limits.block2RenderingLifetime,
     });
     this.#observers = new ObserveRegistry(
       this.endpoint,
       (request) => Promise.resolve(this.#renderBlock(request, this.#find(request.path))),
-      { perResource: 16384, perPeer: 64, ...options.observeLimits },
+      limits.observeLimits,
     );
   }
 
   /** Clients observing any resource now. */
   get observerCount(): number {
     return this.#observers.size;
+  }
+
+  /** What the server holds now. */
+  get stats(): ServerStats {
+    const notifications = this.#observers.notifications;
+    const uploads = this.#blockwise.uploads;
+    return {
+      observers: this.#observers.size,
+      notificationsWaiting: notifications.waiting,
+      notificationsInFlight: notifications.inFlight,
+      pendingResponses: this.#separate.size,
+      block1Uploads: uploads.count,
+      block1Bytes: uploads.bytes,
+    };
   }
 
   /** The address the server listens on. */
@@ -177,6 +192,7 @@ export class CoapServer {
   /** Stops serving. */
   close(): void {
     this.#observers.clear();
+    this.#separate.clear();
     this.endpoint.close();
   }
 
@@ -228,26 +244,16 @@ export class CoapServer {
         options: [...response.options, { number: OptionNumber.Block1, value: upload.lastBlock }],
       };
     const resource = this.#find(path);
-    let separate = false;
+    // A peer (or all of them) with this many requests still in progress gets 5.03 before anything runs.
+    const retryAfter = this.#separate.busy(inbound.peer);
+    if (retryAfter > 0) return this.#busy(inbound, retryAfter);
     const rendered = this.#renderBlock(request, resource, inbound.peer);
     if (rendered instanceof Promise) {
-      // The answer may go out as a separate CON later: the peer's entry (its Message IDs) must stay.
-      const release = this.endpoint.hold(inbound.peer);
-      const timer = this.endpoint.clock.setTimer(() => {
-        // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
-        separate = inbound.message.type === Type.CON;
-        this.endpoint.acknowledge(inbound);
-      }, this.#separateDelay);
-      rendered.then((response) => {
-        this.endpoint.clock.cancel(timer);
-        release();
-        this.#answer(
-          inbound,
-          finish(this.#observed(inbound, request, resource, response)),
-          started,
-          separate,
-        );
-      });
+      this.#separate.wait(
+        inbound,
+        rendered.then((response) => finish(this.#observed(inbound, request, resource, response))),
+        (response, separate) => this.#deliver(inbound, response, started, separate),
+      );
     } else {
       this.#answer(inbound, finish(this.#observed(inbound, request, resource, rendered)), started, false);
     }
@@ -305,14 +311,15 @@ export class CoapServer {
     return handler.call(resource, request);
   }
 
-  #send(inbound: Inbound, response: Outgoing, separate: boolean): void {
+  /** Sends the answer; a separate response's exchange is returned for SeparateResponses to follow. */
+  #send(inbound: Inbound, response: Outgoing, separate: boolean): Exchange | undefined {
     if (separate) {
-      this.endpoint.sendConfirmable(response, inbound.peer).catch(() => {
-        // The client went away or reset the separate response; nothing more can be done for it.
-      });
-    } else {
-      this.endpoint.respond(inbound, response);
+      // Queued behind other CONs to the peer for longer than its lifetime, it is dropped (SeparateResponses).
+      const expiresAt = this.endpoint.clock.now() + this.limits.separateResponseLifetime;
+      return this.endpoint.confirmable(response, inbound.peer, { expiresAt });
     }
+    this.endpoint.respond(inbound, response);
+    return undefined;
   }
 
   #errorResponse(error: unknown, request: CoapRequest): Outgoing {
@@ -324,12 +331,19 @@ export class CoapServer {
     return errorMessage(request.message.token, Code.InternalServerError);
   }
 
+  /** Answers a request now; nothing follows it (a void-returning #deliver, for `return this.#answer(…)`). */
   #answer(inbound: Inbound, response: Outgoing, started: number, separate: boolean): void {
+    this.#deliver(inbound, response, started, separate);
+  }
+
+  /** Sends and logs the answer; returns the separate response's exchange, if one went as a CON. */
+  #deliver(inbound: Inbound, response: Outgoing, started: number, separate: boolean): Exchange | undefined {
+    let exchange: Exchange | undefined;
     const safe = inbound.message.code === Code.Get || inbound.message.code === Code.Fetch;
     try {
       const now = this.endpoint.clock.now();
       response = this.#amplification.limit(inbound.peer, { size: inbound.size, safe }, response, now);
-      this.#send(inbound, response, separate);
+      exchange = this.#send(inbound, response, separate);
     } catch (error) {
       // The handler's answer cannot be encoded (too large, a bad option): say so rather than stay silent.
       this.#onError(error);
@@ -338,7 +352,7 @@ export class CoapServer {
         Code.InternalServerError,
         "response could not be encoded",
       );
-      this.#send(inbound, response, separate);
+      exchange = this.#send(inbound, response, separate);
     }
     this.#onLog?.({
       peer: inbound.peer.address,
@@ -351,5 +365,6 @@ export class CoapServer {
       elapsed: this.endpoint.clock.now() - started,
       separate,
     });
+    return exchange;
   }
 }
