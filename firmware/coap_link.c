@@ -278,6 +278,7 @@ static int receive_datagram(udp_peer from, const uint8_t *bytes, uint32_t length
     return 0;
   }
   event->from = from;
+  event->size = length;
   event->peer = verdict.peer;
   event->handle = verdict.handle;
   event->message.type = verdict.type;

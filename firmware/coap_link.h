@@ -48,6 +48,8 @@ typedef struct {
   uint32_t retry_after;
   /* REQUEST, BUSY, RESPONSE, ACKNOWLEDGED: the message, valid until the next link_poll. */
   coap_message message;
+  /* The datagram's length in bytes (RFC 7252 §11.3 measures an answer against it). */
+  uint32_t size;
 } link_event;
 
 /* Starts the core with the device's table sizes and seeds it. */

@@ -109,6 +109,21 @@ static int resource_for(const coap_message *request) {
 
 static int is_success(uint8_t code) { return (code >> 5) == 2; }
 
+/* RFC 7252 §11.3, as amplification.ts decides it for Deno: an error's diagnostic (optional, §5.5.2) is cut
+   so that the answer is at most 3 times its request, and never inside a UTF-8 sequence. */
+#define ERROR_AMPLIFICATION 3u
+static void fit_diagnostic(coap_message *response, uint32_t request_size) {
+  static uint8_t scratch[COAP_MAX_DATAGRAM];
+  uint32_t budget = ERROR_AMPLIFICATION * request_size;
+  response->type = COAP_TYPE_ACK;
+  int32_t size = core_encode(response, scratch, sizeof scratch);
+  if (is_success(response->code) || size < 0 || (uint32_t)size <= budget) return;
+  uint32_t over = (uint32_t)size - budget;
+  uint32_t length = response->payload_length > over ? response->payload_length - over : 0;
+  while (length > 0 && (response->payload[length] & 0xC0) == 0x80) length--;
+  response->payload_length = length;
+}
+
 int coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t code, int32_t content_format,
                        const char *payload, uint32_t length) {
   /* The context names what is answered; the arguments are coap-simple's shape. */
@@ -145,6 +160,7 @@ int coap_send_response(udp_peer peer, const coap_packet *packet, uint8_t code, i
   }
   response.token_length = context.asked->token_length;
   memcpy(response.token, context.asked->token, response.token_length);
+  fit_diagnostic(&response, context.request->size);
   int sent = link_respond(context.request, &response);
   /* RFC 7641 §3.2: an error response ends the observation (or never starts it). */
   if (context.observer >= 0 && !is_success(response.code)) {
@@ -265,6 +281,7 @@ void server_busy(const link_event *request) {
   coap_add_option(&response, COAP_OPTION_MAX_AGE, max_age, coap_uint_bytes(request->retry_after, max_age));
   response.payload = (const uint8_t *)diagnostic;
   response.payload_length = sizeof diagnostic - 1;
+  fit_diagnostic(&response, request->size);
   link_respond(request, &response);
 }
 

@@ -69,6 +69,8 @@ function testServer() {
   const logs: string[] = [];
   const server = new CoapServer(site, {
     endpoint,
+    // Option handling only: /large comes whole (amplification_test.ts covers what an unverified peer gets).
+    amplification: { factor: Infinity },
     onError: (error) => errors.push(error),
     onLog: (entry) => logs.push(entry.path),
   });

@@ -136,7 +136,12 @@ Deno.test("the CLI escapes a 4.xx diagnostic payload and discover's cells, and p
       },
     })
     .add("text", { get: () => "line 1\nline 2" });
-  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+  // The whole hostile diagnostic, which amplification control would cut for a small request.
+  const server = new CoapServer(site, {
+    hostname: "127.0.0.1",
+    port: 0,
+    amplification: { factor: Infinity },
+  });
   const base = `coap://127.0.0.1:${server.address.port}`;
   try {
     const bad = await runCli(["get", "--verbose", `${base}/bad`]);

@@ -265,8 +265,9 @@ Deno.test("serve --verbose prints every limit at start", async () => {
   }
   const limits = resolveServerLimits({}, DEFAULT_PARAMETERS);
   const names = [
-    ...Object.keys(limits).filter((name) => name !== "observeLimits"),
+    ...Object.keys(limits).filter((name) => name !== "observeLimits" && name !== "amplification"),
     ...Object.keys(limits.observeLimits).map((name) => `observeLimits.${name}`),
+    ...Object.keys(limits.amplification).map((name) => `amplification.${name}`),
     ...Object.keys(SERVER_LIMITS).map((name) => `limits.${name}`),
     "limits.safeWindow",
     "limits.recentNons",

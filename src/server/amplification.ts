@@ -104,19 +104,17 @@ export class AmplificationGuard {
   }
 
   /**
-   * The answer to send to a request of `requestSize` bytes: `response` itself when it is small enough or
-   * the address is verified; else a smaller Block2 block of it, or an error without its diagnostic, or (for
-   * a request that is `safe` to repeat) a 4.01 challenge with Echo.
+   * The answer to send to a request of `request.size` bytes: `response` itself when it is small enough, or
+   * for a verified address; else an error with its diagnostic cut to fit, a smaller Block2 block of it, or
+   * (for a request that is `safe` to repeat) a 4.01 challenge with Echo.
    */
   limit(peer: Peer, request: { size: number; safe: boolean }, response: Outgoing, now: number): Outgoing {
     const budget = this.#limits.factor * request.size;
-    if (roughSize(response) <= budget || this.#verified.get(peer.key, now) || exactSize(response) <= budget) {
-      return response;
-    }
-    if (!isSuccess(response.code)) {
-      // RFC 7252 §5.5.2: the diagnostic payload is optional; the code alone still answers.
-      return { ...response, payload: EMPTY };
-    }
+    if (roughSize(response) <= budget) return response;
+    // An error's diagnostic is optional (RFC 7252 §5.5.2): it is cut to fit, for every peer, as the device
+    // cuts it (firmware/coap_server.c fit_diagnostic).
+    if (!isSuccess(response.code)) return fitDiagnostic(response, budget);
+    if (this.#verified.get(peer.key, now) || exactSize(response) <= budget) return response;
     const smallest = request.safe ? SMALLEST_USEFUL_SZX : 0;
     const block = smallerBlock(response, budget, smallest);
     if (block !== undefined) return block;
@@ -141,6 +139,16 @@ function roughSize(message: Outgoing): number {
   let size = 4 + message.token.length;
   for (const option of message.options) size += 5 + option.value.length;
   return size + (message.payload.length > 0 ? 1 + message.payload.length : 0);
+}
+
+/** `response` with its payload cut so it encodes into `budget` bytes, never inside a UTF-8 sequence. */
+function fitDiagnostic(response: Outgoing, budget: number): Outgoing {
+  const over = exactSize(response) - budget;
+  if (over <= 0) return response;
+  const { payload } = response;
+  let length = Math.max(0, payload.length - over);
+  while (length > 0 && (payload[length] & 0xc0) === 0x80) length--;
+  return { ...response, payload: payload.subarray(0, length) };
 }
 
 function exactSize(message: Outgoing): number {
