@@ -50,16 +50,13 @@ export interface Block2Limits {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { CoapResponse, Code, decodeBlock, encodeBlock, OptionNumber, type Outgoing, realClock, Type } from "../mod.ts";
+ * import { CoapResponse, Code, decode, decodeBlock, encodeBlock, OptionNumber, type Outgoing, realClock } from "../mod.ts";
  * import { continuation } from "./blockwise.ts";
  * import { completeBlock2 } from "./block2_completion.ts";
  * // A server's three blocks of 16 bytes, the last one holding 4.
  * const block = (num: number) =>
  *   new CoapResponse({
- *     type: Type.ACK,
- *     code: Code.Content,
- *     messageId: num,
- *     token: new Uint8Array(),
+ *     ...decode(Uint8Array.of(0x60, Code.Content, 0, 0)), // an ACK with 2.05 and no token
  *     options: [{ number: OptionNumber.Block2, value: encodeBlock({ num, more: num < 2, szx: 0 }) }],
  *     payload: new Uint8Array(num < 2 ? 16 : 4),
  *   }, { hostname: "127.0.0.1", port: 5683 });

@@ -208,6 +208,11 @@ export function encode(message: Message): Uint8Array {
   return copyOut(encodeStaged(message));
 }
 
+/** How many bytes `message` encodes to, whatever its type and Message ID (they take a fixed 4-byte header). */
+export function encodedLength(message: Omit<Message, "type" | "messageId">): number {
+  return encodeStaged({ ...message, type: 0, messageId: 0 });
+}
+
 /** Stages and encodes `message` in the codec instance; returns the encoded length at TX. */
 function encodeStaged(message: Message): number {
   const { slots, optionEntries, bytes: memoryBytes, stage: stageAddress, wasm } = codecCore;

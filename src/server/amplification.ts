@@ -13,11 +13,10 @@
  * @module
  */
 import { Code, isSuccess } from "../message/code.ts";
-import { encode } from "../message/codec.ts";
+import { encodedLength } from "../message/codec.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { decodeBlock, encodeBlock, encodeUint } from "../message/option_value.ts";
-import { Type } from "../message/type.ts";
 import type { Outgoing, Peer } from "../endpoint/endpoint.ts";
 import { bytesToHex } from "../tools/hex.ts";
 import { etagOf } from "./blockwise.ts";
@@ -152,7 +151,7 @@ function fitDiagnostic(response: Outgoing, budget: number): Outgoing {
 }
 
 function exactSize(message: Outgoing): number {
-  return encode({ ...message, type: Type.ACK, messageId: 0 }).length;
+  return encodedLength(message);
 }
 
 /** The largest Block2 block of `response` (RFC 7959 §2.4) of at least 16 << smallestSzx bytes that fits. */

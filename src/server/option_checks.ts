@@ -48,16 +48,10 @@ export type OptionCheck =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Code, encodeUint, type Message, OptionNumber, Type } from "../mod.ts";
+ * import { Code, decode, encodeUint, type Message, OptionNumber } from "../mod.ts";
  * import { checkOptions } from "./option_checks.ts";
- * const get = (options: Message["options"]): Message => ({
- *   type: Type.CON,
- *   code: Code.Get,
- *   messageId: 1,
- *   token: new Uint8Array(),
- *   options,
- *   payload: new Uint8Array(),
- * });
+ * // A CON GET with no token, then the options under test.
+ * const get = (options: Message["options"]): Message => ({ ...decode(Uint8Array.of(0x40, 0x01, 0, 1)), options });
  * // Accept twice: a critical option repeated, 4.02.
  * const accept = { number: OptionNumber.Accept, value: encodeUint(50) };
  * const refused = checkOptions(get([accept, accept]));
