@@ -50,17 +50,20 @@ function requestBytes(
 
 /** A socket that counts what it sends and receives, never answering anything. */
 class Attacker {
-  readonly socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  readonly socket: Deno.DatagramConn;
   bytesOut = 0;
   bytesIn = 0;
   datagramsIn = 0;
   lastIn = 0;
   #closed = false;
 
-  constructor(readonly port: number) {
+  /** From `source` (a loopback address) to the server's `port` on 127.0.0.1. */
+  constructor(readonly port: number, source = "127.0.0.1") {
+    const socket = Deno.listenDatagram({ transport: "udp", hostname: source, port: 0 });
+    this.socket = socket;
     (async () => {
       try {
-        for await (const [data] of this.socket) {
+        for await (const [data] of socket) {
           this.bytesIn += data.length;
           this.datagramsIn++;
           this.lastIn = performance.now();
@@ -239,11 +242,12 @@ export function unfinishedUploads(running: Running): Promise<AttackResult> {
 }
 
 /**
- * 200 ports × 100 registrations each, re-sent every second for 10 s; then 3
- * legitimate clients try to observe: how many are offered an observation.
+ * 200 ports × 100 registrations each, re-sent every second for 10 s, from
+ * another host (127.0.0.2: still loopback); then 3 legitimate clients on
+ * 127.0.0.1 try to observe: how many are offered an observation.
  */
 export async function observerMonopoly(running: Running): Promise<AttackResult> {
-  const attackers = Array.from({ length: 200 }, () => new Attacker(running.port));
+  const attackers = Array.from({ length: 200 }, () => new Attacker(running.port, "127.0.0.2"));
   const observe = { number: OptionNumber.Observe, value: empty };
   const path = running.target.paths.observable;
   let peak = 0;
@@ -277,7 +281,7 @@ export async function observerMonopoly(running: Running): Promise<AttackResult> 
   );
   for (const attacker of attackers) attacker.close();
   return row(
-    "20,000 registrations from 200 ports",
+    "20,000 registrations from 200 ports of 127.0.0.2",
     running,
     totals,
     peak,

@@ -24,8 +24,11 @@ const { values } = parseArgs({
   options: {
     json: { type: "boolean" },
     "observe-seconds": { type: "string", default: "130" },
+    /** Run only these attacks (repeatable): silent-observers, silent-observer, amplification, slow, uploads, monopoly. */
+    only: { type: "string", multiple: true },
   },
 });
+const runs = (name: string) => values.only === undefined || values.only.includes(name);
 const observeSeconds = Number(values["observe-seconds"]);
 const targets = TARGETS.filter((target) => target.missing === undefined);
 for (const target of TARGETS) if (target.missing) console.error(`${target.name}: skipped, ${target.missing}`);
@@ -49,16 +52,19 @@ async function onEach(
 
 const rows: AttackResult[] = [];
 const always = () => true;
-rows.push(...await onEach(always, (r) => silentObservers(r, 64, observeSeconds)));
-rows.push(...await onEach(always, (r) => silentObservers(r, 1, observeSeconds)));
-for (const target of targets) rows.push(...await onEach((t) => t === target, amplification));
-for (const target of targets) {
-  rows.push(...await onEach((t) => t === target && t.paths.slow !== undefined, slowFlood));
+if (runs("silent-observers")) {
+  rows.push(...await onEach(always, (r) => silentObservers(r, 64, observeSeconds)));
 }
+if (runs("silent-observer")) rows.push(...await onEach(always, (r) => silentObservers(r, 1, observeSeconds)));
 for (const target of targets) {
-  rows.push(...await onEach((t) => t === target && t.paths.upload !== undefined, unfinishedUploads));
+  const only = (t: Target) => t === target;
+  if (runs("amplification")) rows.push(...await onEach(only, amplification));
+  if (runs("slow")) rows.push(...await onEach((t) => only(t) && t.paths.slow !== undefined, slowFlood));
+  if (runs("uploads")) {
+    rows.push(...await onEach((t) => only(t) && t.paths.upload !== undefined, unfinishedUploads));
+  }
+  if (runs("monopoly")) rows.push(...await onEach(only, observerMonopoly));
 }
-for (const target of targets) rows.push(...await onEach((t) => t === target, observerMonopoly));
 
 if (values.json) {
   console.log(JSON.stringify(rows, null, 2));

@@ -3,7 +3,7 @@
  * records it and sends whatever the test's `answer` returns — the way to play
  * a server that misbehaves on purpose, which ours never does.
  */
-import { decode, encode, type Message } from "../src/mod.ts";
+import { decode, encode, type Message, Type } from "../src/mod.ts";
 
 /** What the fake server received, and how to reach and stop it. */
 export interface ScriptedServer {
@@ -45,4 +45,12 @@ export function scriptedServer(
       await serving;
     },
   };
+}
+
+/** The answer to `request` piggybacked in its ACK: its Message ID and token, with `response`'s code, options and payload. */
+export function piggybacked(
+  request: Message,
+  response: Pick<Message, "code" | "options" | "payload">,
+): Message {
+  return { type: Type.ACK, messageId: request.messageId, token: request.token, ...response };
 }

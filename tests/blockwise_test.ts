@@ -36,7 +36,7 @@ import { bytes } from "./_hex.ts";
 import { startLossyRelay } from "./_lossy_relay.ts";
 import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
 import { randomBytes, seededRandom } from "./_random.ts";
-import { scriptedServer } from "./_scripted_udp_server.ts";
+import { piggybacked, scriptedServer } from "./_scripted_udp_server.ts";
 
 async function sha256(data: Uint8Array): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
@@ -550,14 +550,11 @@ function blockAnswer(
     value: encodeBlock({ num: block.num, more: block.more, szx }),
   }];
   if (block.size2 !== undefined) options.push({ number: OptionNumber.Size2, value: encodeUint(block.size2) });
-  return {
-    type: Type.ACK,
+  return piggybacked(request, {
     code: Code.Content,
-    messageId: request.messageId,
-    token: request.token,
     options,
     payload: new Uint8Array(block.length ?? blockSize(szx)).fill(0x61 + (block.num % 26)),
-  };
+  });
 }
 
 /** The Block2 a request asks for (NUM 0 of 1024 when it has none). */

@@ -14,7 +14,7 @@ import {
   Type,
 } from "../src/mod.ts";
 import { finished, spawnCli } from "./_cli.ts";
-import { scriptedServer } from "./_scripted_udp_server.ts";
+import { piggybacked, scriptedServer } from "./_scripted_udp_server.ts";
 
 const observeOf = (m: Message) => {
   const value = m.options.find((o) => o.number === OptionNumber.Observe)?.value;
@@ -25,14 +25,7 @@ const observeOf = (m: Message) => {
 function answer(request: Message, text: string, sequence?: number, maxAge = 60): Message {
   const options: CoapOption[] = [{ number: OptionNumber.MaxAge, value: encodeUint(maxAge) }];
   if (sequence !== undefined) options.unshift({ number: OptionNumber.Observe, value: encodeUint(sequence) });
-  return {
-    type: Type.ACK,
-    code: Code.Content,
-    messageId: request.messageId,
-    token: request.token,
-    options,
-    payload: new TextEncoder().encode(text),
-  };
+  return piggybacked(request, { code: Code.Content, options, payload: new TextEncoder().encode(text) });
 }
 
 /** Reads `stream` until its text matches `pattern` (at most `ms`); returns the text so far and the rest of the stream's text. */
