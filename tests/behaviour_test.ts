@@ -43,6 +43,11 @@ export const DIFFERENCES = [
   "A Uri-Query filter on /.well-known/core (RFC 6690 §4.1) is applied by the Deno server only.",
   "The Deno server answers slow handlers separately (empty ACK, then a CON); the device's callbacks are " +
   "synchronous, so it always piggybacks.",
+  "Amplification control of success answers (a smaller Block2 block, or 4.01 with Echo, for an unverified " +
+  "address) is the Deno server's alone: the device's largest answer, /fw, is already block-wise. Both cut an " +
+  "error's diagnostic to 3× the request alike, which the cases below check byte for byte.",
+  "The Deno server paces notifications to a quiet peer by PROBING_RATE (the core's peerSendDelay) and keeps " +
+  "one notification in flight per peer; the device sends one CON per observer at a time and does not pace.",
 ];
 
 const TOOLS = ["wasm2c", "riscv64-unknown-elf-gcc", "qemu-system-riscv32"];
