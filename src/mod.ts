@@ -94,7 +94,19 @@ export type { TraceEvent } from "./endpoint/trace.ts";
 export { type Address, addressKey, type Datagram, type Transport } from "./transport/transport.ts";
 export { type UdpOptions, udpTransport } from "./transport/udp.ts";
 export { type LinkConditions, type LinkEvent, MemoryLink } from "./transport/memory_link.ts";
-export { type ClientOptions, CoapClient, type Method, type RequestOptions } from "./client/client.ts";
+export {
+  type ClientOptions,
+  CoapClient,
+  type Method,
+  type RequestOptions,
+  type SendOptions,
+} from "./client/client.ts";
+export {
+  ALL_RESPONSE_CLASSES,
+  declines,
+  encodeNoResponse,
+  type ResponseClass,
+} from "./message/no_response.ts";
 export { CoapResponse } from "./client/response.ts";
 export { COAP_PORT, type RequestTarget, resolveCoapUri } from "./client/uri.ts";
 export { Site } from "./server/site.ts";

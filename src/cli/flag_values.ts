@@ -1,4 +1,5 @@
 /** Converting flag strings into checked values; every failure is a UsageError naming the flag. */
+import type { ResponseClass } from "../message/no_response.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -85,4 +86,23 @@ export function blockSizeFlag(text: string): number {
     throw new UsageError(`--block-size ${text}: expected 16, 32, 64, 128, 256, 512 or 1024`);
   }
   return value;
+}
+
+/**
+ * Response classes for No-Response (RFC 7967): a comma-separated list of 2, 4 and 5.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { responseClassesFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.deepEqual(responseClassesFlag("no-response", "2,5"), [2, 5]);
+ * assert.throws(() => responseClassesFlag("no-response", "3"), UsageError);
+ * ```
+ */
+export function responseClassesFlag(flag: string, text: string): ResponseClass[] {
+  const classes = text.split(",").map((part) => part.trim());
+  if (!classes.every((part) => part === "2" || part === "4" || part === "5")) {
+    throw new UsageError(`--${flag} ${text}: expected response classes from 2, 4 and 5, such as 2,4,5`);
+  }
+  return [...new Set(classes.map(Number) as ResponseClass[])];
 }

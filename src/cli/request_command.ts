@@ -1,19 +1,22 @@
-/** `get|put|post|delete URI …`: one request, its response printed, the exit code telling how it went. */
+/** `get|put|post|delete|fetch|patch|ipatch URI …`: one request, the response printed, an exit code. */
 import { type ClientOptions, CoapClient, type Method } from "../client/client.ts";
 import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
-import { blockSizeFlag, byteSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
+import { blockSizeFlag, byteSizeFlag, integerFlag, responseClassesFlag, secondsFlag } from "./flag_values.ts";
+import { ALL_RESPONSE_CLASSES } from "../message/no_response.ts";
 import { forTerminal, writePayload } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of the request commands. */
-export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
+export const REQUEST_USAGE =
+  `get|put|post|delete|fetch|patch|ipatch URI [flags]   send one request, print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
+    --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
     ${TRACE_USAGE}
@@ -45,6 +48,7 @@ const FLAGS = {
   accept: { type: "string" },
   query: { type: "string", multiple: true },
   non: { type: "boolean" },
+  "no-response": { type: "string" },
   "block-size": { type: "string" },
   json: { type: "boolean" },
   ...CLIENT_FLAGS,
@@ -143,7 +147,7 @@ export function printResponse(response: CoapResponse, json: boolean, rtt: number
   else console.log(printable(response.text()));
 }
 
-/** Runs one of get/put/post/delete; returns the exit code. */
+/** Runs one of get/put/post/delete/fetch/patch/ipatch; returns the exit code. */
 export async function requestCommand(method: Method, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, FLAGS);
   if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${REQUEST_USAGE}`);
@@ -158,19 +162,32 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
       throw new UsageError(`--file ${values.file}: ${(error as Error).message}`);
     }
   }
+  const noResponse = values["no-response"] === undefined
+    ? undefined
+    : responseClassesFlag("no-response", values["no-response"]);
+  const request = {
+    method,
+    payload,
+    contentFormat: values["content-format"] === undefined
+      ? undefined
+      : integerFlag("content-format", values["content-format"], 0xffff),
+    accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
+    query: values.query,
+    confirmable: !values.non,
+  };
   const client = clientFromFlags(values);
   try {
     return await withClientErrors(async () => {
+      // RFC 7967: with every class declined nothing will come back; done once sent (NON) or acknowledged.
+      if (ALL_RESPONSE_CLASSES.every((responseClass) => noResponse?.includes(responseClass))) {
+        await client.send(positionals[0], request);
+        console.error(values.non ? "sent; no response wanted" : "acknowledged; no response wanted");
+        return EXIT_OK;
+      }
       const started = performance.now();
       const response = await client.request(positionals[0], {
-        method,
-        payload,
-        contentFormat: values["content-format"] === undefined
-          ? undefined
-          : integerFlag("content-format", values["content-format"], 0xffff),
-        accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
-        query: values.query,
-        confirmable: !values.non,
+        ...request,
+        noResponse,
         blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
         timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
       });

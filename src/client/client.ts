@@ -31,6 +31,7 @@ import {
 import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
 import { resolveCoapUri } from "./uri.ts";
+import { ALL_RESPONSE_CLASSES, encodeNoResponse, type ResponseClass } from "../message/no_response.ts";
 
 /** Request methods by name. */
 export type Method = "GET" | "POST" | "PUT" | "DELETE" | "FETCH" | "PATCH" | "iPATCH";
@@ -56,6 +57,12 @@ export interface RequestOptions {
   query?: string[];
   /** Any further options. */
   options?: CoapOption[];
+  /**
+   * Response classes the server should not send (RFC 7967 No-Response): `[2]` for "no 2.xx". A declined
+   * response never comes, so `request()` then ends in TimeoutError where the server would have sent one;
+   * declining all three is what `send()` is for, and `request()` refuses it.
+   */
+  noResponse?: readonly ResponseClass[];
   /** CON (default) or NON. */
   confirmable?: boolean;
   /**
@@ -73,6 +80,12 @@ export interface RequestOptions {
   /** Longest a response's Block2 transfer may take, in ms from its first block (default the client's, 5 min). */
   transferTimeout?: number;
 }
+
+/** Options of `send()`: those of a request that shape the request itself. */
+export type SendOptions = Pick<
+  RequestOptions,
+  "method" | "payload" | "contentFormat" | "accept" | "query" | "options" | "confirmable"
+>;
 
 /** Options of a client. */
 export interface ClientOptions extends EndpointOptions {
@@ -155,9 +168,13 @@ export class CoapClient {
   /**
    * Sends a request and resolves with its response, whether piggybacked or
    * separate. Rejects with TimeoutError (no answer in time), ResetError (the
-   * server sent RST) or the signal's reason.
+   * server sent RST) or the signal's reason; RangeError when `noResponse`
+   * declines every response class, as no response can come (use `send()`).
    */
   async request(uri: string | URL, options: RequestOptions = {}): Promise<CoapResponse> {
+    if (ALL_RESPONSE_CLASSES.every((responseClass) => options.noResponse?.includes(responseClass))) {
+      throw new RangeError("noResponse declines every response: send() is the call that expects none");
+    }
     const target = await resolveCoapUri(uri);
     const endpoint = this.#endpointFor(target.address);
     const peer = endpoint.peer(target.address);
@@ -192,6 +209,46 @@ export class CoapClient {
       signal: options.signal,
       askedSzx: options.blockSize === undefined || uploading ? undefined : szx,
     });
+  }
+
+  /**
+   * Sends a request that wants no response (RFC 7967 No-Response declining 2.xx, 4.xx and 5.xx): a NON
+   * resolves once sent, a CON once acknowledged, and rejects with TimeoutError or ResetError when no ACK
+   * comes. The payload must fit one datagram (at most 1024 bytes), since a Block1 upload needs each block's
+   * 2.31 answer. A response the server sends anyway is piggybacked in the ACK and dropped, or rejected (RST).
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CoapClient, CoapServer, Site } from "../mod.ts";
+   * const readings: string[] = [];
+   * const site = new Site().add("readings", { post: (request) => void readings.push(request.text()) });
+   * const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+   * const client = new CoapClient();
+   * const uri = `coap://127.0.0.1:${server.address.port}/readings`;
+   * await client.send(uri, { method: "POST", payload: "21.5" });
+   * assert.deepEqual(readings, ["21.5"]); // the empty ACK came after the handler ran
+   * client.close();
+   * server.close();
+   * ```
+   */
+  async send(uri: string | URL, options: SendOptions = {}): Promise<void> {
+    const target = await resolveCoapUri(uri);
+    const endpoint = this.#endpointFor(target.address);
+    const peer = endpoint.peer(target.address);
+    const payload = typeof options.payload === "string"
+      ? encodeString(options.payload)
+      : options.payload ?? EMPTY;
+    if (payload.length > blockSize(blockSzx(undefined))) {
+      throw new RangeError(`a ${payload.length}-byte payload needs Block1, whose blocks need answers`);
+    }
+    const message: Outgoing = {
+      code: METHOD_CODES[options.method ?? "GET"],
+      token: this.#newToken(peer),
+      options: [...target.options, ...requestOptions({ ...options, noResponse: ALL_RESPONSE_CLASSES })],
+      payload,
+    };
+    if (options.confirmable === false) endpoint.sendNonConfirmable(message, peer);
+    else await endpoint.sendConfirmable(message, peer);
   }
 
   /**
@@ -460,6 +517,9 @@ function requestOptions(options: RequestOptions): CoapOption[] {
   }
   if (options.accept !== undefined) {
     list.push({ number: OptionNumber.Accept, value: encodeUint(options.accept) });
+  }
+  if (options.noResponse !== undefined) {
+    list.push({ number: OptionNumber.NoResponse, value: encodeNoResponse(options.noResponse) });
   }
   return [...list, ...(options.options ?? [])];
 }

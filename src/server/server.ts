@@ -26,6 +26,7 @@ import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts"
 import { AmplificationGuard } from "./amplification.ts";
 import { errorMessage, responseFrom } from "./responses.ts";
 import { checkOptions } from "./option_checks.ts";
+import { declines } from "../message/no_response.ts";
 import { ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
 import { Block2Renderings } from "./block2_renderings.ts";
@@ -59,6 +60,8 @@ export interface RequestLogEntry {
   elapsed: number;
   /** Answered with an empty ACK first and the response as its own CON. */
   separate: boolean;
+  /** Not sent: the request's No-Response option declined its class (RFC 7967); a CON got an empty ACK. */
+  suppressed?: true;
 }
 
 /** What the server holds now: for tests and `--verbose`. */
@@ -313,6 +316,12 @@ export class CoapServer {
 
   /** Sends the answer; a separate response's exchange is returned for SeparateResponses to follow. */
   #send(inbound: Inbound, response: Outgoing, separate: boolean): Exchange | undefined {
+    // RFC 7967 §2: a declined response is not sent, but a CON is still acknowledged (RFC 7252 §4.2); a
+    // separate response's CON request already was.
+    if (declines(inbound.message, response.code)) {
+      if (!separate) this.endpoint.acknowledge(inbound);
+      return undefined;
+    }
     if (separate) {
       // Queued behind other CONs to the peer for longer than its lifetime, it is dropped (SeparateResponses).
       const expiresAt = this.endpoint.clock.now() + this.limits.separateResponseLifetime;
@@ -364,6 +373,7 @@ export class CoapServer {
       payloadBytes: response.payload.length,
       elapsed: this.endpoint.clock.now() - started,
       separate,
+      ...(declines(inbound.message, response.code) ? { suppressed: true as const } : {}),
     });
     return exchange;
   }
