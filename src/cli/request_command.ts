@@ -5,7 +5,8 @@ import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
-import { blockSizeFlag, byteSizeFlag, integerFlag, secondsFlag } from "./flag_values.ts";
+import { blockSizeFlag, byteSizeFlag, integerFlag, opaqueFlag, secondsFlag } from "./flag_values.ts";
+import { optionInfo, OptionNumber } from "../message/option.ts";
 import { forTerminal, writePayload } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
@@ -14,6 +15,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./us
 /** Usage text of the request commands. */
 export const REQUEST_USAGE = `get|put|post|delete URI [flags]   send one request and print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
+    --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
     ${TRACE_USAGE}
@@ -45,6 +47,9 @@ const FLAGS = {
   accept: { type: "string" },
   query: { type: "string", multiple: true },
   non: { type: "boolean" },
+  "if-match": { type: "string", multiple: true },
+  "if-none-match": { type: "boolean" },
+  etag: { type: "string", multiple: true },
   "block-size": { type: "string" },
   json: { type: "boolean" },
   ...CLIENT_FLAGS,
@@ -143,6 +148,12 @@ export function printResponse(response: CoapResponse, json: boolean, rtt: number
   else console.log(printable(response.text()));
 }
 
+/** The values of a repeatable opaque-option flag, each checked against the option's lengths (option.ts). */
+function opaqueFlags(flag: string, texts: string[] | undefined, number: number): Uint8Array[] | undefined {
+  const { minLength, maxLength } = optionInfo(number)!;
+  return texts?.map((text) => opaqueFlag(flag, text, minLength, maxLength));
+}
+
 /** Runs one of get/put/post/delete; returns the exit code. */
 export async function requestCommand(method: Method, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, FLAGS);
@@ -170,6 +181,9 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
           : integerFlag("content-format", values["content-format"], 0xffff),
         accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
         query: values.query,
+        ifMatch: opaqueFlags("if-match", values["if-match"], OptionNumber.IfMatch),
+        ifNoneMatch: values["if-none-match"],
+        etags: opaqueFlags("etag", values.etag, OptionNumber.ETag),
         confirmable: !values.non,
         blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
         timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
