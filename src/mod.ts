@@ -113,6 +113,7 @@ export { Site } from "./server/site.ts";
 export type { Handler, HandlerResult, Resource, ResponseInit } from "./server/resource.ts";
 export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";
+export { conditionalAnswer } from "./server/conditional.ts";
 export { discoveryResource, wellKnownCore } from "./server/discovery.ts";
 export { CoapServer, type RequestLogEntry, type ServerOptions, type ServerStats } from "./server/server.ts";
 export type { ServerLimitOptions, ServerLimits } from "./server/limits.ts";

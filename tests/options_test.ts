@@ -150,6 +150,7 @@ Deno.test("a critical option repeated though not repeatable gets 4.02 for a CON,
         option(OptionNumber.Block1, encodeBlock({ num: 0, more: false, szx: 2 })),
       ],
       [option(OptionNumber.Block2, empty), option(OptionNumber.Block2, empty)],
+      [option(OptionNumber.IfNoneMatch, empty), option(OptionNumber.IfNoneMatch, empty)],
     ];
     for (const options of cases) {
       const name = `option ${options[0].number} twice`;
@@ -176,6 +177,8 @@ Deno.test("a critical option with a value length outside its definition gets 4.0
   try {
     const cases: [string, CoapOption][] = [
       ["Uri-Host of 0 bytes (1-255)", option(OptionNumber.UriHost, empty)],
+      ["If-Match of 9 bytes (0-8)", option(OptionNumber.IfMatch, new Uint8Array(9))],
+      ["If-None-Match of 1 byte (0-0)", option(OptionNumber.IfNoneMatch, Uint8Array.of(0))],
       ["Uri-Port of 3 bytes (0-2)", option(OptionNumber.UriPort, Uint8Array.of(0, 0x16, 0x33))],
       ["Accept of 3 bytes (0-2)", option(OptionNumber.Accept, Uint8Array.of(0, 0, 0))],
       ["Block1 of 4 bytes (0-3)", option(OptionNumber.Block1, Uint8Array.of(0, 0, 0, 2))],

@@ -1,5 +1,6 @@
 /** Converting flag strings into checked values; every failure is a UsageError naming the flag. */
 import type { ResponseClass } from "../message/no_response.ts";
+import { hexToBytes } from "../tools/hex.ts";
 import { UsageError } from "./usage_error.ts";
 
 /**
@@ -105,4 +106,32 @@ export function responseClassesFlag(flag: string, text: string): ResponseClass[]
     throw new UsageError(`--${flag} ${text}: expected response classes from 2, 4 and 5, such as 2,4,5`);
   }
   return [...new Set(classes.map(Number) as ResponseClass[])];
+}
+
+/**
+ * An opaque option value in hex ("0a0b", "0x0a0b", "" for empty) of minLength..maxLength bytes.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { opaqueFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.deepEqual(opaqueFlag("etag", "0a0b", 1, 8), Uint8Array.of(0x0a, 0x0b));
+ * assert.deepEqual(opaqueFlag("if-match", "", 0, 8), new Uint8Array(0));
+ * assert.throws(() => opaqueFlag("etag", "", 1, 8), UsageError);
+ * assert.throws(() => opaqueFlag("etag", "0g", 1, 8), UsageError);
+ * ```
+ */
+export function opaqueFlag(flag: string, text: string, minLength: number, maxLength: number): Uint8Array {
+  let value: Uint8Array;
+  try {
+    value = hexToBytes(text);
+  } catch (error) {
+    throw new UsageError(`--${flag} ${text}: ${(error as Error).message}`);
+  }
+  if (value.length < minLength || value.length > maxLength) {
+    throw new UsageError(
+      `--${flag} ${text}: expected ${minLength}-${maxLength} bytes in hex, got ${value.length}`,
+    );
+  }
+  return value;
 }

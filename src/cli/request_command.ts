@@ -5,8 +5,16 @@ import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
-import { blockSizeFlag, byteSizeFlag, integerFlag, responseClassesFlag, secondsFlag } from "./flag_values.ts";
+import {
+  blockSizeFlag,
+  byteSizeFlag,
+  integerFlag,
+  opaqueFlag,
+  responseClassesFlag,
+  secondsFlag,
+} from "./flag_values.ts";
 import { ALL_RESPONSE_CLASSES } from "../message/no_response.ts";
+import { optionInfo, OptionNumber } from "../message/option.ts";
 import { forTerminal, writePayload } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
@@ -17,6 +25,7 @@ export const REQUEST_USAGE =
   `get|put|post|delete|fetch|patch|ipatch URI [flags]   send one request, print the response
     --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
     --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
+    --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
     ${TRACE_USAGE}
@@ -49,6 +58,9 @@ const FLAGS = {
   query: { type: "string", multiple: true },
   non: { type: "boolean" },
   "no-response": { type: "string" },
+  "if-match": { type: "string", multiple: true },
+  "if-none-match": { type: "boolean" },
+  etag: { type: "string", multiple: true },
   "block-size": { type: "string" },
   json: { type: "boolean" },
   ...CLIENT_FLAGS,
@@ -147,6 +159,12 @@ export function printResponse(response: CoapResponse, json: boolean, rtt: number
   else console.log(printable(response.text()));
 }
 
+/** The values of a repeatable opaque-option flag, each checked against the option's lengths (option.ts). */
+function opaqueFlags(flag: string, texts: string[] | undefined, number: number): Uint8Array[] | undefined {
+  const { minLength, maxLength } = optionInfo(number)!;
+  return texts?.map((text) => opaqueFlag(flag, text, minLength, maxLength));
+}
+
 /** Runs one of get/put/post/delete/fetch/patch/ipatch; returns the exit code. */
 export async function requestCommand(method: Method, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, FLAGS);
@@ -173,6 +191,9 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
       : integerFlag("content-format", values["content-format"], 0xffff),
     accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
     query: values.query,
+    ifMatch: opaqueFlags("if-match", values["if-match"], OptionNumber.IfMatch),
+    ifNoneMatch: values["if-none-match"],
+    etags: opaqueFlags("etag", values.etag, OptionNumber.ETag),
     confirmable: !values.non,
   };
   const client = clientFromFlags(values);

@@ -53,6 +53,15 @@ export interface RequestOptions {
   payload?: string | Uint8Array;
   contentFormat?: number;
   accept?: number;
+  /**
+   * If-Match values (RFC 7252 §5.10.8.1): perform the request only if the resource's ETag is one of them; an
+   * empty value: only if it exists. A server that finds otherwise answers 4.12 Precondition Failed.
+   */
+  ifMatch?: Uint8Array[];
+  /** If-None-Match (RFC 7252 §5.10.8.2): perform the request only if the resource does not exist. */
+  ifNoneMatch?: boolean;
+  /** ETags of representations the client holds (RFC 7252 §5.10.6.2): a GET matching one gets 2.03 Valid. */
+  etags?: Uint8Array[];
   /** Extra Uri-Query entries ("k=v"), after those in the URI. */
   query?: string[];
   /** Any further options. */
@@ -509,6 +518,9 @@ function pendingKey(peer: Peer, token: Uint8Array): string {
 
 function requestOptions(options: RequestOptions): CoapOption[] {
   const list: CoapOption[] = [];
+  for (const value of options.ifMatch ?? []) list.push({ number: OptionNumber.IfMatch, value });
+  for (const value of options.etags ?? []) list.push({ number: OptionNumber.ETag, value });
+  if (options.ifNoneMatch) list.push({ number: OptionNumber.IfNoneMatch, value: EMPTY });
   for (const query of options.query ?? []) {
     list.push({ number: OptionNumber.UriQuery, value: encodeString(query) });
   }

@@ -11,8 +11,14 @@ import { decodeBlock, decodeString } from "../message/option_value.ts";
 import type { Outgoing } from "../endpoint/endpoint.ts";
 import { errorMessage } from "./responses.ts";
 
-/** Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1). */
+/**
+ * Critical options this server acts on; any other critical option gets 4.02 (RFC 7252 §5.4.1) unless the
+ * resource lists it. If-Match and If-None-Match reach the handler, and the server acts on them itself for a
+ * resource that declares its ETag (conditional.ts).
+ */
 const UNDERSTOOD = new Set<number>([
+  OptionNumber.IfMatch,
+  OptionNumber.IfNoneMatch,
   OptionNumber.UriHost,
   OptionNumber.UriPort,
   OptionNumber.UriPath,
@@ -45,6 +51,8 @@ export type OptionCheck =
  * with such a length, or repeated, is ignored instead (§5.4.1): of the occurrences of a non-repeatable one,
  * the first in the message is the option and every later one is supernumerary, and a first one of the wrong
  * length leaves the option absent. When several options are wrong, the first in the message answers.
+ * `resourceOptions` gives the further critical options the resource at a path understands (Resource's
+ * `criticalOptions`); it is asked only when the request carries a critical option the server does not know.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -62,7 +70,18 @@ export type OptionCheck =
  * assert.ok("message" in served && served.message.options.length === 0);
  * ```
  */
-export function checkOptions(message: Message): OptionCheck {
+export function checkOptions(
+  message: Message,
+  resourceOptions?: (path: string[]) => readonly number[] | undefined,
+): OptionCheck {
+  let extra: readonly number[] | undefined;
+  const understood = (number: number) => {
+    if (extra === undefined) {
+      const path = pathOf(message);
+      extra = (path && resourceOptions?.(path)) ?? [];
+    }
+    return extra.includes(number);
+  };
   const seen = new Set<number>();
   const kept: CoapOption[] = [];
   for (const option of message.options) {
@@ -75,7 +94,7 @@ export function checkOptions(message: Message): OptionCheck {
     if (PROXY_OPTIONS.has(option.number)) {
       return { refusal: errorMessage(message.token, Code.ProxyingNotSupported) };
     }
-    if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
+    if (isCritical(option.number) && !UNDERSTOOD.has(option.number) && !understood(option.number)) {
       return {
         refusal: errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`),
       };
@@ -98,6 +117,15 @@ export function checkOptions(message: Message): OptionCheck {
     };
   } catch {
     return { refusal: errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8") };
+  }
+}
+
+/** Uri-Path decoded, or undefined when it is not UTF-8 (no resource's options; 4.02 or 4.00 follows). */
+function pathOf(message: Message): string[] | undefined {
+  try {
+    return getOptions(message, OptionNumber.UriPath).map(decodeString);
+  } catch {
+    return undefined;
   }
 }
 

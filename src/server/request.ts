@@ -1,6 +1,6 @@
 /** A request as a handler sees it. */
 import { codeName } from "../message/code.ts";
-import { getOption, getUintOption, type Message } from "../message/message.ts";
+import { getOption, getOptions, getUintOption, type Message } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { Type } from "../message/type.ts";
 import type { Address } from "../transport/transport.ts";
@@ -55,6 +55,26 @@ export class CoapRequest {
 
   get accept(): number | undefined {
     return getUintOption(this.message, OptionNumber.Accept);
+  }
+
+  /**
+   * The If-Match values (RFC 7252 §5.10.8.1): the request is to be performed only if the resource's current
+   * ETag is one of them; an empty value means "if the resource exists". Empty when there is no If-Match. A
+   * resource that declares `etag` has these checked by the server; a handler checking them itself answers
+   * a failed precondition with `throw new CoapError(Code.PreconditionFailed)` (4.12).
+   */
+  get ifMatch(): Uint8Array[] {
+    return getOptions(this.message, OptionNumber.IfMatch);
+  }
+
+  /** If-None-Match (RFC 7252 §5.10.8.2): perform the request only if the resource does not exist. */
+  get ifNoneMatch(): boolean {
+    return getOption(this.message, OptionNumber.IfNoneMatch) !== undefined;
+  }
+
+  /** The request's ETag values (RFC 7252 §5.10.6.2): representations the client holds, to be validated. */
+  get etags(): Uint8Array[] {
+    return getOptions(this.message, OptionNumber.ETag);
   }
 
   /** First value of an option. */

@@ -39,6 +39,17 @@ export interface Resource {
   fetch?: Handler;
   patch?: Handler;
   ipatch?: Handler;
+  /**
+   * The resource's current ETag, or undefined while it does not exist (a PUT may create it). Declared, it
+   * lets the server answer conditional requests before any handler runs (conditional.ts): If-Match and
+   * If-None-Match that fail get 4.12, a GET whose ETag options name the current ETag gets 2.03 Valid.
+   */
+  etag?: (request: CoapRequest) => Uint8Array | undefined;
+  /**
+   * Critical options beyond the server's own that this resource's handlers act on (RFC 7252 §5.4.1: which
+   * critical options a resource understands is part of its definition); any other still gets 4.02.
+   */
+  criticalOptions?: readonly number[];
   /** Human-readable title. */
   title?: string;
   /** Resource type(s). */

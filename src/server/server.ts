@@ -27,6 +27,7 @@ import { AmplificationGuard } from "./amplification.ts";
 import { errorMessage, responseFrom } from "./responses.ts";
 import { checkOptions } from "./option_checks.ts";
 import { declines } from "../message/no_response.ts";
+import { conditionalAnswer } from "./conditional.ts";
 import { ObserveRegistry } from "./observe.ts";
 import { Blockwise } from "./blockwise.ts";
 import { Block2Renderings } from "./block2_renderings.ts";
@@ -223,7 +224,7 @@ export class CoapServer {
   #handle(inbound: Inbound): void {
     const started = this.endpoint.clock.now();
     this.#amplification.receive(inbound.peer, getOption(inbound.message, OptionNumber.Echo), started);
-    const checked = checkOptions(inbound.message);
+    const checked = checkOptions(inbound.message, (path) => this.#find(path)?.criticalOptions);
     if ("refusal" in checked) {
       // RFC 7252 §5.4.1: a NON with an unrecognized critical option is rejected, not answered.
       if (checked.refusal.code === Code.BadOption && inbound.message.type !== Type.CON) {
@@ -311,7 +312,9 @@ export class CoapServer {
     const handlerName = HANDLER_NAMES[code];
     const handler = handlerName === undefined ? undefined : resource[handlerName];
     if (typeof handler !== "function") throw new CoapError(Code.MethodNotAllowed);
-    return handler.call(resource, request);
+    // RFC 7252 §5.10.8, §5.10.6.2: a resource that declares its ETag has conditions decided here.
+    const answer = resource.etag && conditionalAnswer(request, resource.etag(request));
+    return answer ?? handler.call(resource, request);
   }
 
   /** Sends the answer; a separate response's exchange is returned for SeparateResponses to follow. */
