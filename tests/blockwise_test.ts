@@ -710,3 +710,32 @@ Deno.test("Block2 limits: a transfer longer than transferTimeout stops there (vi
   assert.equal(requests, 11, "and not retransmitted");
   client.close();
 });
+
+Deno.test("Block1 to no resource gets 4.04 at its first block, to a resource without the method 4.05", async () => {
+  const { server, base } = serve(new Site().add("readonly", { get: () => "x" }));
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const target = { transport: "udp" as const, hostname: "127.0.0.1", port: Number(new URL(base).port) };
+  try {
+    const cases = [["nothing", Code.NotFound, 7], ["readonly", Code.MethodNotAllowed, 8]] as const;
+    for (const [path, expected, messageId] of cases) {
+      await socket.send(
+        encode({
+          type: Type.CON,
+          code: Code.Put,
+          messageId,
+          token: Uint8Array.of(messageId),
+          options: [
+            { number: OptionNumber.UriPath, value: new TextEncoder().encode(path) },
+            { number: OptionNumber.Block1, value: encodeBlock({ num: 0, more: true, szx: 2 }) },
+          ],
+          payload: new Uint8Array(64),
+        }),
+        target,
+      );
+      assert.equal(decode((await socket.receive())[0]).code, expected, path);
+    }
+  } finally {
+    socket.close();
+    server.close();
+  }
+});

@@ -22,7 +22,7 @@ import type { Address } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
-import { HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
+import { type Handler, HANDLER_NAMES, type HandlerResult, type Resource } from "./resource.ts";
 import { AmplificationGuard } from "./amplification.ts";
 import { errorMessage, responseFrom } from "./responses.ts";
 import { checkOptions } from "./option_checks.ts";
@@ -236,6 +236,19 @@ export class CoapServer {
     const received = new CoapRequest(message, inbound.peer.address, path, query);
     const continued = this.#renderings.continuation(inbound.peer, received, started);
     if (continued !== undefined) return this.#answer(inbound, continued, started, false);
+    // An upload to no resource, or to one without the method, is refused at its first block: that answer
+    // cannot depend on the body, so 2.31 for every block and 4.04 at the end would only waste them.
+    const missing = received.option(OptionNumber.Block1) === undefined
+      ? undefined
+      : handlerFor(this.#find(path), message.code);
+    if (missing instanceof CoapError) {
+      return this.#answer(
+        inbound,
+        errorMessage(message.token, missing.code, missing.diagnostic),
+        started,
+        false,
+      );
+    }
     const upload = this.#blockwise.receive(inbound.peer, received, started);
     if ("answer" in upload) return this.#answer(inbound, upload.answer, started, false);
     // With Block1 the handler sees the whole body, and the final response acknowledges the last block.
@@ -307,13 +320,10 @@ export class CoapServer {
   }
 
   #dispatch(request: CoapRequest, resource: Resource | undefined): HandlerResult | Promise<HandlerResult> {
-    const code = request.message.code;
-    if (resource === undefined) throw new CoapError(Code.NotFound);
-    const handlerName = HANDLER_NAMES[code];
-    const handler = handlerName === undefined ? undefined : resource[handlerName];
-    if (typeof handler !== "function") throw new CoapError(Code.MethodNotAllowed);
+    const handler = handlerFor(resource, request.message.code);
+    if (handler instanceof CoapError) throw handler;
     // RFC 7252 §5.10.8, §5.10.6.2: a resource that declares its ETag has conditions decided here.
-    const answer = resource.etag && conditionalAnswer(request, resource.etag(request));
+    const answer = resource!.etag && conditionalAnswer(request, resource!.etag(request));
     return answer ?? handler.call(resource, request);
   }
 
@@ -380,4 +390,12 @@ export class CoapServer {
     });
     return exchange;
   }
+}
+
+/** The resource's handler for a method, or the error standing in its place: 4.04 without a resource, 4.05. */
+function handlerFor(resource: Resource | undefined, code: number): Handler | CoapError {
+  if (resource === undefined) return new CoapError(Code.NotFound);
+  const name = HANDLER_NAMES[code];
+  const handler = name === undefined ? undefined : resource[name];
+  return typeof handler === "function" ? handler : new CoapError(Code.MethodNotAllowed);
 }
