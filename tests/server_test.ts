@@ -15,6 +15,7 @@ import {
   Site,
   TimeoutError,
   Type,
+  wellKnownCore,
 } from "../src/mod.ts";
 import { bytes } from "./_hex.ts";
 import { randomBytes, randomInt, seededRandom } from "./_random.ts";
@@ -249,4 +250,20 @@ Deno.test("malformed datagrams never stop the server; format-error CONs get RST;
     client.close();
     server.close();
   }
+});
+
+Deno.test("rt and if given as one space-separated string or as an array print and filter alike (RFC 6690 §3.1)", () => {
+  const site = new Site()
+    .add("one", { get: () => "", rt: "Type1 Type2", if: "sensor", ct: [0, 40] })
+    .add("two", { get: () => "", rt: ["Type1", "Type2"], if: ["sensor"], ct: [0, 40] });
+  assert.equal(
+    wellKnownCore(site),
+    '</one>;rt="Type1 Type2";if="sensor";ct="0 40",</two>;rt="Type1 Type2";if="sensor";ct="0 40"',
+  );
+  assert.equal(
+    wellKnownCore(site, "rt=Type2"),
+    '</one>;rt="Type1 Type2";if="sensor";ct="0 40",</two>;rt="Type1 Type2";if="sensor";ct="0 40"',
+  );
+  assert.equal(wellKnownCore(site, "ct=40").split(",").length, 2);
+  assert.equal(wellKnownCore(site, "rt=Type3"), "");
 });

@@ -10,8 +10,14 @@ import type { Site } from "./site.ts";
 type Attributes = [name: string, values: string[], quoted: boolean][];
 
 function attributes(resource: Resource): Attributes {
+  // RFC 6690 §3.1-3.2, RFC 7252 §7.2.1: rt, if and ct are space-separated lists, whether given as one
+  // string ("Type1 Type2") or as an array: both are split, so they print and filter alike.
   const list = (value: string | number | (string | number)[] | undefined) =>
-    value === undefined ? [] : (Array.isArray(value) ? value : [value]).map(String);
+    value === undefined
+      ? []
+      : (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(/\s+/)).filter((v) =>
+        v !== ""
+      );
   const result: Attributes = [];
   if (resource.rt !== undefined) result.push(["rt", list(resource.rt), true]);
   if (resource.if !== undefined) result.push(["if", list(resource.if), true]);
