@@ -40,7 +40,11 @@ Deno.test("every method and response class, over UDP", async () => {
       put: (request) => {
         stored = request.text();
       },
-      post: (request) => ({ code: Code.Created, locationPath: `/item/${request.text()}` }),
+      post: (request) => ({
+        code: Code.Created,
+        locationPath: `/item/${request.text()}`,
+        locationQuery: "v=1&x=a%26b",
+      }),
       delete: () => ({ code: Code.Deleted }),
     })
     .add("broken", {
@@ -72,6 +76,13 @@ Deno.test("every method and response class, over UDP", async () => {
         new TextDecoder().decode(o.value)
       ),
       ["item", "7"],
+    );
+    assert.deepEqual(
+      created.message.options.filter((o) => o.number === OptionNumber.LocationQuery).map((o) =>
+        new TextDecoder().decode(o.value)
+      ),
+      ["v=1", "x=a&b"],
+      "Location-Query, one option per argument (RFC 7252 §5.10.7)",
     );
     assert.equal((await client.delete(`${base}/item`)).codeString, "2.02");
     const missing = await client.get(`${base}/nothing/here`);

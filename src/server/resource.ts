@@ -17,6 +17,8 @@ export interface ResponseInit {
   etag?: Uint8Array;
   /** Location-Path of a created resource, "/a/b". */
   locationPath?: string;
+  /** Location-Query of a created resource, "a=1&b=2" (RFC 7252 §5.10.7), percent-encoded like a URI query. */
+  locationQuery?: string;
   /** Any further options. */
   options?: CoapOption[];
 }

@@ -7,7 +7,7 @@ import { Code, isSuccess } from "../message/code.ts";
 import { ContentFormat } from "../message/content_format.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { encodeString, encodeUint, splitUriPath } from "../message/option_value.ts";
+import { encodeString, encodeUint, splitUriPath, splitUriQuery } from "../message/option_value.ts";
 import type { Outgoing } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
 import type { HandlerResult, ResponseInit } from "./resource.ts";
@@ -46,6 +46,11 @@ export function responseFrom(request: CoapRequest, result: HandlerResult): Outgo
   if (init.locationPath !== undefined) {
     for (const segment of splitUriPath(init.locationPath)) {
       options.push({ number: OptionNumber.LocationPath, value: segment });
+    }
+  }
+  if (init.locationQuery !== undefined) {
+    for (const argument of splitUriQuery(init.locationQuery)) {
+      options.push({ number: OptionNumber.LocationQuery, value: argument });
     }
   }
   if (init.contentFormat !== undefined) {
