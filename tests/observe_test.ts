@@ -759,3 +759,30 @@ Deno.test("an observation of a resource that never changes is checked with a CON
   assert.equal(to(present).length, 2);
   server.close();
 });
+
+Deno.test("terminate(code) sends every observer that error without Observe and ends the observations (RFC 7641 §3.2)", async () => {
+  const document = observable({ get: () => "v1" });
+  const server = new CoapServer(new Site().add("doc", document), { hostname: "127.0.0.1", port: 0 });
+  const client = new CoapClient();
+  try {
+    const uri = `coap://127.0.0.1:${server.address.port}/doc`;
+    const observations = [await client.observe(uri), await client.observe(uri)];
+    assert.equal(server.observerCount, 2);
+    assert.throws(() => document.terminate(Code.Content), RangeError);
+    document.terminate(Code.NotFound, "deleted");
+    for (const observation of observations) {
+      const seen: string[] = [];
+      for await (const notification of observation) {
+        seen.push(
+          `${notification.codeString} ${notification.text()} ${notification.option(OptionNumber.Observe)}`,
+        );
+      }
+      assert.deepEqual(seen, ["4.04 deleted undefined"]);
+      assert.equal(observation.active, false);
+    }
+    assert.equal(server.observerCount, 0);
+  } finally {
+    client.close();
+    server.close();
+  }
+});

@@ -4,6 +4,7 @@
  * notifications for its observers.
  * @module
  */
+import { codeString, isSuccess } from "../message/code.ts";
 import type { Resource } from "./resource.ts";
 
 /** How often a notification is Confirmable: every Nth (the lab's pattern is 5); 1 = all CON, 0 = all NON. */
@@ -18,6 +19,17 @@ export interface ObservableResource extends Resource {
   readonly notify: NotifyPolicy;
   /** Signals a new state: every observer gets a notification. */
   changed(): void;
+  /**
+   * Ends every observation with an error response (RFC 7641 §3.2, §4.2): each observer gets `code` (4.xx or
+   * 5.xx, e.g. 4.04 after the resource is gone, 4.06 after its Content-Format changed), without Observe.
+   */
+  terminate(code: number, diagnostic?: string): void;
+}
+
+/** What terminate() tells the registry. */
+export interface Ending {
+  readonly code: number;
+  readonly diagnostic: string;
 }
 
 const LISTENERS = Symbol("observe listeners");
@@ -47,11 +59,15 @@ export function observable<R extends Resource>(
   resource: R,
   policy: Partial<NotifyPolicy> = {},
 ): R & ObservableResource {
-  const listeners = new Set<() => void>();
+  const listeners = new Set<(ending?: Ending) => void>();
   return Object.assign(resource, {
     obs: true as const,
     notify: { conEvery: policy.conEvery ?? 5 },
     changed: () => listeners.forEach((listener) => listener()),
+    terminate: (code: number, diagnostic = "") => {
+      if (isSuccess(code)) throw new RangeError(`terminate() takes an error code, not ${codeString(code)}`);
+      listeners.forEach((listener) => listener({ code, diagnostic }));
+    },
     [LISTENERS]: listeners,
   });
 }
@@ -61,9 +77,9 @@ export function isObservable(resource: Resource): resource is ObservableResource
   return LISTENERS in resource;
 }
 
-/** Calls `listener` on each change of `resource`; returns the function that stops it. */
-export function onChange(resource: ObservableResource, listener: () => void): () => void {
-  const listeners = (resource as unknown as Record<symbol, Set<() => void>>)[LISTENERS];
+/** Calls `listener` on each change of `resource` (with the ending, for terminate()); returns what stops it. */
+export function onChange(resource: ObservableResource, listener: (ending?: Ending) => void): () => void {
+  const listeners = (resource as unknown as Record<symbol, Set<(ending?: Ending) => void>>)[LISTENERS];
   listeners.add(listener);
   return () => listeners.delete(listener);
 }

@@ -9,11 +9,11 @@
 import { isSuccess } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { decodeUint, encodeUint } from "../message/option_value.ts";
+import { decodeUint, encodeString, encodeUint } from "../message/option_value.ts";
 import type { Endpoint, Outgoing, Peer } from "../endpoint/endpoint.ts";
 import type { CoapRequest } from "./request.ts";
 import type { Resource } from "./resource.ts";
-import { isObservable, type ObservableResource, onChange } from "./observable.ts";
+import { type Ending, isObservable, type ObservableResource, onChange } from "./observable.ts";
 import type { ObserveLimits } from "./limits.ts";
 import { CON_AT_LEAST_EVERY_MS, Notifier, type Observation } from "./notifier.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
@@ -184,7 +184,10 @@ export class ObserveRegistry {
     const observed: Observed = {
       sequence: 0,
       observers: new Map(),
-      unsubscribe: onChange(resource, () => this.#changed(resource)),
+      unsubscribe: onChange(
+        resource,
+        (ending) => ending === undefined ? this.#changed(resource) : this.#terminate(resource, ending),
+      ),
     };
     this.#resources.set(resource, observed);
     return observed;
@@ -195,6 +198,16 @@ export class ObserveRegistry {
     if (!observed) return;
     observed.sequence = (observed.sequence + 1) % SEQUENCE_MODULO;
     for (const observer of observed.observers.values()) this.#refresh(observer, observed);
+  }
+
+  /** RFC 7641 §3.2: every observer gets the error, which ends its observation. */
+  #terminate(resource: ObservableResource, { code, diagnostic }: Ending): void {
+    const observed = this.#resources.get(resource);
+    if (!observed) return;
+    const payload = encodeString(diagnostic);
+    for (const observer of [...observed.observers.values()]) {
+      this.#notify(observer, { code, token: observer.token, options: [], payload }, observed.sequence);
+    }
   }
 
   /** Renders the observer's notification; one render at a time, then one more if the state moved on. */
