@@ -9,6 +9,7 @@ import {
   Code,
   ContentFormat,
   decode,
+  encode,
   type Message,
   OptionNumber,
   type ServerOptions,
@@ -277,4 +278,65 @@ Deno.test("rt and if given as one space-separated string or as an array print an
   );
   assert.equal(wellKnownCore(site, "ct=40").split(",").length, 2);
   assert.equal(wellKnownCore(site, "rt=Type3"), "");
+});
+
+Deno.test("a handler that calls request.acknowledge() gets its empty ACK sent at once and its answer sent as a CON", async () => {
+  const site = new Site()
+    .add("async", {
+      post: async (request) => {
+        request.acknowledge();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return "later";
+      },
+    })
+    .add("sync", {
+      post: (request) => {
+        request.acknowledge();
+        return "now";
+      },
+    });
+  const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0, separateResponseDelay: 10_000 });
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const target = { transport: "udp" as const, hostname: "127.0.0.1", port: server.address.port };
+  try {
+    for (const [path, messageId] of [["async", 0x51], ["sync", 0x52]] as const) {
+      const token = Uint8Array.of(messageId);
+      await socket.send(
+        encode({
+          type: Type.CON,
+          code: Code.Post,
+          messageId,
+          token,
+          options: [{ number: OptionNumber.UriPath, value: new TextEncoder().encode(path) }],
+          payload: new Uint8Array(),
+        }),
+        target,
+      );
+      const ack = decode((await socket.receive())[0]);
+      assert.deepEqual(
+        [ack.type, ack.code, ack.messageId],
+        [Type.ACK, 0, messageId],
+        `${path}: the empty ACK`,
+      );
+      const [data, from] = await socket.receive();
+      const separate = decode(data);
+      assert.deepEqual([separate.type, separate.code], [Type.CON, Code.Changed], path);
+      assert.deepEqual(separate.token, token);
+      assert.notEqual(separate.messageId, messageId);
+      await socket.send(
+        encode({
+          type: Type.ACK,
+          code: 0,
+          messageId: separate.messageId,
+          token: new Uint8Array(),
+          options: [],
+          payload: new Uint8Array(),
+        }),
+        from as Deno.NetAddr,
+      );
+    }
+  } finally {
+    socket.close();
+    server.close();
+  }
 });

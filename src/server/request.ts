@@ -26,6 +26,10 @@ import type { Address } from "../transport/transport.ts";
  * ```
  */
 export class CoapRequest {
+  readonly #onAcknowledge: () => void;
+  #acknowledged = false;
+
+  /** `onAcknowledge` is how the server sends the empty ACK when a handler calls acknowledge(). */
   constructor(
     readonly message: Message,
     readonly peer: Address,
@@ -33,7 +37,43 @@ export class CoapRequest {
     readonly path: string[],
     /** Uri-Query entries, decoded ("k=v"). */
     readonly query: string[],
-  ) {}
+    onAcknowledge: () => void = () => {},
+  ) {
+    this.#onAcknowledge = onAcknowledge;
+  }
+
+  /**
+   * Accept now, answer later (RFC 7252 §5.2.2): the server sends the empty ACK at once, so the client stops
+   * retransmitting, and the handler's result goes out as a separate response (a CON) whenever it is ready —
+   * instead of the server deciding after `separateResponseDelay`. Nothing happens for a NON request.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CoapClient, CoapServer, Site } from "../mod.ts";
+   * const site = new Site().add("job", {
+   *   post: async (request) => {
+   *     request.acknowledge();
+   *     await new Promise((resolve) => setTimeout(resolve, 50)); // the work
+   *     return "done";
+   *   },
+   * });
+   * const server = new CoapServer(site, { hostname: "127.0.0.1", port: 0 });
+   * const client = new CoapClient();
+   * assert.equal((await client.post(`coap://127.0.0.1:${server.address.port}/job`, "")).text(), "done");
+   * client.close();
+   * server.close();
+   * ```
+   */
+  acknowledge(): void {
+    if (this.#acknowledged || !this.confirmable) return;
+    this.#acknowledged = true;
+    this.#onAcknowledge();
+  }
+
+  /** Whether acknowledge() sent the empty ACK already (the answer then goes as a separate response). */
+  get acknowledged(): boolean {
+    return this.#acknowledged;
+  }
 
   /** "GET", "PUT", … */
   get method(): string {

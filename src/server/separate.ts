@@ -100,7 +100,12 @@ export class SeparateResponses {
    * Answers `inbound` once `response` settles: piggybacked if that is within the delay, else after an empty
    * ACK as a CON (a NON request gets a NON). `answer` sends; a 5.03 goes instead when the handler overruns.
    */
-  wait(inbound: Inbound, response: Promise<Outgoing>, answer: Answer): void {
+  wait(
+    inbound: Inbound,
+    response: Promise<Outgoing>,
+    answer: Answer,
+    acknowledged: () => boolean = () => false,
+  ): void {
     const pending = this.#add(inbound.peer.key, this.#endpoint.clock.now() + this.#limits.handlerTimeout);
     // The answer may go out as a separate CON later: the peer's entry (its Message IDs) must stay.
     const release = this.#endpoint.hold(inbound.peer);
@@ -108,7 +113,7 @@ export class SeparateResponses {
     this.#setTimer(pending, () => {
       // RFC 7252 §5.2.2: acknowledge now so the client stops retransmitting; the response follows as a CON.
       separate = inbound.message.type === Type.CON;
-      this.#endpoint.acknowledge(inbound);
+      if (!acknowledged()) this.#endpoint.acknowledge(inbound);
     }, this.#limits.delay);
     let done = false;
     const finish = (outgoing: Outgoing) => {
@@ -116,7 +121,8 @@ export class SeparateResponses {
       done = true;
       this.#cancelTimers(pending);
       release();
-      const exchange = answer(outgoing, separate);
+      // The handler may have acknowledged the request itself (CoapRequest.acknowledge), before the delay.
+      const exchange = answer(outgoing, separate || acknowledged());
       if (exchange === undefined) return this.#remove(pending);
       pending.until = this.#endpoint.clock.now() + this.#limits.lifetime;
       this.#setTimer(

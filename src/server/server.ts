@@ -233,7 +233,8 @@ export class CoapServer {
       return this.#answer(inbound, checked.refusal, started, false);
     }
     const { message, path, query } = checked;
-    const received = new CoapRequest(message, inbound.peer.address, path, query);
+    const acknowledge = () => this.endpoint.acknowledge(inbound);
+    const received = new CoapRequest(message, inbound.peer.address, path, query, acknowledge);
     const continued = this.#renderings.continuation(inbound.peer, received, started);
     if (continued !== undefined) return this.#answer(inbound, continued, started, false);
     // An upload to no resource, or to one without the method, is refused at its first block: that answer
@@ -254,7 +255,7 @@ export class CoapServer {
     // With Block1 the handler sees the whole body, and the final response acknowledges the last block.
     const request = upload.lastBlock.length === 0
       ? received
-      : new CoapRequest({ ...message, payload: upload.body }, inbound.peer.address, path, query);
+      : new CoapRequest({ ...message, payload: upload.body }, inbound.peer.address, path, query, acknowledge);
     const finish = (response: Outgoing) =>
       upload.lastBlock.length === 0 ? response : {
         ...response,
@@ -270,9 +271,12 @@ export class CoapServer {
         inbound,
         rendered.then((response) => finish(this.#observed(inbound, request, resource, response))),
         (response, separate) => this.#deliver(inbound, response, started, separate),
+        () => request.acknowledged,
       );
     } else {
-      this.#answer(inbound, finish(this.#observed(inbound, request, resource, rendered)), started, false);
+      // A handler that called acknowledge() has had its empty ACK sent: the answer goes separately.
+      const response = finish(this.#observed(inbound, request, resource, rendered));
+      this.#answer(inbound, response, started, request.acknowledged);
     }
   }
 
@@ -338,7 +342,10 @@ export class CoapServer {
     if (separate) {
       // Queued behind other CONs to the peer for longer than its lifetime, it is dropped (SeparateResponses).
       const expiresAt = this.endpoint.clock.now() + this.limits.separateResponseLifetime;
-      return this.endpoint.confirmable(response, inbound.peer, { expiresAt });
+      const exchange = this.endpoint.confirmable(response, inbound.peer, { expiresAt });
+      // A client that went away, reset it, or a server closing: nothing more can be done for this answer.
+      exchange.acknowledged.catch(() => {});
+      return exchange;
     }
     this.endpoint.respond(inbound, response);
     return undefined;
