@@ -1,5 +1,7 @@
-/** `serve [--host H] [--port P] [--quiet] [trace flags]`: the lab's demo server. */
+/** `serve [--host H] [--port P] [--plugtest] [--quiet] [trace flags]`: the demo or the plugtest server. */
 import { demoSite } from "../demo/demo_site.ts";
+import { plugtestSite } from "../demo/plugtest_site.ts";
+import type { Site } from "../server/site.ts";
 import { CoapServer, type RequestLogEntry } from "../server/server.ts";
 import { limitLines } from "../server/limits.ts";
 import { addressKey } from "../transport/transport.ts";
@@ -15,7 +17,7 @@ const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  "serve [--host H] [--port P] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload)";
+  "serve [--host H] [--port P] [--plugtest] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload), or with --plugtest the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)";
 
 /**
  * One request as `serve` logs it, at `time` (UTC, to the millisecond). Escaped with printable, so a peer's
@@ -56,6 +58,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     host: { type: "string", default: "::" },
     port: { type: "string", default: "5683" },
     quiet: { type: "boolean" },
+    plugtest: { type: "boolean" },
     ...TRACE_FLAGS,
   });
   if (positionals.length > 0) {
@@ -63,7 +66,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const quiet = values.quiet === true;
   const traces = new TraceOutputs(values, "server");
-  const demo = demoSite({
+  const demo: { site: Site; stop(): void } = values.plugtest === true ? plugtestSite() : demoSite({
     // The demo's lines quote what peers sent (a config document, a reading).
     log: quiet ? undefined : (line) => console.log(`  ${printable(line)}`),
     driftEvery: DRIFT_EVERY_MS,
@@ -82,10 +85,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
+  const paths = [...demo.site.entries()].map(([path]) => path);
   console.log(
-    `CoAP server listening on coap://${
-      addressKey(server.address)
-    }  (/temperature, /slow, /readings, /led, /config, /large, /upload, /.well-known/core)`,
+    `CoAP server listening on coap://${addressKey(server.address)}  (${
+      [...paths, "/.well-known/core"].join(", ")
+    })`,
   );
   if (values.verbose) {
     // Every bound on the server's state, so an operator sees what a flood will run into.
