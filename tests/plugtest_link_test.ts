@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { coapClient, printedOption, servePlugtest } from "./_plugtest.ts";
 import { needs, runCommand } from "./_peers.ts";
+import { parseLinkFormat } from "../src/tools/link_format.ts";
 
 /** A TD driven by coap-client, against a fresh plugtest server. */
 function linkTd(name: string, steps: (base: string) => Promise<void>) {
@@ -22,7 +23,10 @@ async function links(uri: string): Promise<Map<string, string>> {
   assert.equal(result.code, 0, result.stderr);
   const body = result.stdout.trim();
   assert.notEqual(body, "", "an empty answer");
-  return new Map(body.split(",").map((link) => [link.slice(1, link.indexOf(">")), link]));
+  // Split as RFC 6690 reads it, so a comma inside a quoted title does not cut a link in two.
+  const parsed = parseLinkFormat(body);
+  const raw = body.match(/<[^>]*>(?:"(?:[^"\\]|\\.)*"|[^,"])*/g) ?? [];
+  return new Map(parsed.map((link, i) => [link.href, raw[i]]));
 }
 
 /** The hrefs a filtered discovery answers with, in order. */
