@@ -4,39 +4,16 @@
  * against libcoap's coap-server, which takes FETCH on /time only.
  */
 import assert from "node:assert/strict";
-import { CoapError, type CoapRequest, CoapServer, Code, ContentFormat, Site } from "../src/mod.ts";
+import { CoapServer, Site } from "../src/mod.ts";
+import { jsonDocument } from "../src/demo/json_document.ts";
+import { plugtestSite } from "../src/demo/plugtest_site.ts";
 import { runCli } from "./_cli.ts";
 import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
 
-/** A JSON document: FETCH a list of its keys, iPATCH a merge (idempotent), PATCH numbers to add (not). */
+/** A site with one JSON document at /document (src/demo/json_document.ts). */
 function documentSite(): { site: Site; document: () => Record<string, unknown> } {
-  let document: Record<string, unknown> = { count: 1, name: "led" };
-  const body = (request: CoapRequest): unknown => {
-    // RFC 8132 §2.2, §3.2: a payload in a format the handler does not take is 4.15.
-    if (request.contentFormat !== ContentFormat.Json) {
-      throw new CoapError(Code.UnsupportedContentFormat, "expected application/json (50)");
-    }
-    return request.json();
-  };
-  const site = new Site().add("document", {
-    fetch: (request) => {
-      const keys = body(request) as string[];
-      const selected = Object.fromEntries(keys.filter((key) => key in document).map((k) => [k, document[k]]));
-      return { payload: JSON.stringify(selected), contentFormat: ContentFormat.Json };
-    },
-    ipatch: (request) => void (document = { ...document, ...body(request) as Record<string, unknown> }),
-    patch: (request) => {
-      const additions = body(request) as Record<string, number>;
-      for (const key of Object.keys(additions)) {
-        // RFC 8132 §3.4: a patch that cannot apply to the resource's state is 4.09 Conflict.
-        if (typeof document[key] !== "number") throw new CoapError(Code.Conflict, `${key} is not a number`);
-      }
-      const next = { ...document };
-      for (const [key, value] of Object.entries(additions)) next[key] = (next[key] as number) + value;
-      document = next;
-    },
-  });
-  return { site, document: () => document };
+  const resource = jsonDocument({ count: 1, name: "led" });
+  return { site: new Site().add("document", resource), document: resource.document };
 }
 
 const json = ["--content-format", "50"];
@@ -121,3 +98,24 @@ Deno.test(
     }
   },
 );
+
+Deno.test("fetch, patch and ipatch against the plugtest server's /document", async () => {
+  const plugtest = plugtestSite();
+  const server = new CoapServer(plugtest.site, { hostname: "127.0.0.1", port: 0 });
+  const uri = `coap://127.0.0.1:${server.address.port}/document`;
+  try {
+    assert.equal(
+      (await runCli(["patch", uri, "--payload", '{"count":4}', ...json])).stdout,
+      "2.04 Changed\n",
+    );
+    assert.equal(
+      (await runCli(["ipatch", uri, "--payload", '{"name":"x"}', ...json])).stdout,
+      "2.04 Changed\n",
+    );
+    const fetched = await runCli(["fetch", uri, "--payload", '["count","name"]', ...json]);
+    assert.deepEqual([fetched.code, fetched.stdout], [0, '2.05 Content\n{"count":5,"name":"x"}\n']);
+  } finally {
+    server.close();
+    plugtest.stop();
+  }
+});

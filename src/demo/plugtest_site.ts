@@ -14,6 +14,7 @@ import {
   wellKnownCore,
 } from "../mod.ts";
 import { addBlockResources } from "./plugtest_block.ts";
+import { jsonDocument } from "./json_document.ts";
 import { addObserveResources } from "./plugtest_observe.ts";
 
 /** How long /separate works before it answers: long enough that the empty ACK and the answer are apart. */
@@ -208,6 +209,8 @@ export function plugtestSite(): PlugtestSite {
   for (const link of LINKS) {
     site.add(link.path, { rt: link.rt, if: link.if, get: () => text(`/${link.path}`) });
   }
+  // Not in td-coap4: RFC 8132's FETCH, PATCH and iPATCH, for `main.ts fetch|patch|ipatch`.
+  site.add("document", jsonDocument({ count: 1, name: "plugtest" }));
   addBlockResources(site);
   const observe = addObserveResources(site);
   return { site, stop: () => observe.stop() };
