@@ -67,10 +67,6 @@ class ExpiringMap<V> {
   delete(key: string): void {
     this.#entries.delete(key);
   }
-
-  get size(): number {
-    return this.#entries.size;
-  }
 }
 
 /** Decides what an answer to a peer may be, given its request's size. */
@@ -86,11 +82,6 @@ export class AmplificationGuard {
     }
     this.#verified = new ExpiringMap(this.#limits.maxEntries);
     this.#challenges = new ExpiringMap(this.#limits.maxEntries);
-  }
-
-  /** Addresses verified now, and challenges open (for `--verbose` and tests). */
-  get sizes(): { verified: number; challenges: number } {
-    return { verified: this.#verified.size, challenges: this.#challenges.size };
   }
 
   /** Checks a request's Echo option against the challenge sent to its peer; a match verifies the address. */
