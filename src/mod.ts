@@ -123,3 +123,22 @@ export { DEFAULT_MAX_BODY_SIZE, DEFAULT_TRANSFER_TIMEOUT_MS } from "./client/blo
 export { ReplacedError } from "./endpoint/errors.ts";
 export { isObservable, type NotifyPolicy, observable, type ObservableResource } from "./server/observable.ts";
 export type { ObserveLimits } from "./server/observe.ts";
+export {
+  DTLS_SERVER_LIMITS,
+  type DtlsServerLimits,
+  type DtlsServerOptions,
+  type DtlsServerStats,
+  type DtlsServerTransport,
+  dtlsServerTransport,
+  type DtlsSessionEvent,
+} from "./transport/dtls_server.ts";
+export {
+  type DtlsClientOptions,
+  type DtlsClientTransport,
+  dtlsClientTransport,
+  type Handshake,
+  type SessionStore,
+} from "./transport/dtls_client.ts";
+export { DtlsError } from "./dtls/session.ts";
+export { sessionFile } from "./dtls/session_file.ts";
+export type { DtlsClientCredentials, DtlsServerCredentials } from "./dtls/context.ts";

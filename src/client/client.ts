@@ -20,7 +20,12 @@ import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
-import type { Address } from "../transport/transport.ts";
+import type { Transport } from "../transport/transport.ts";
+import {
+  type DtlsClientOptions,
+  type DtlsClientTransport,
+  dtlsClientTransport,
+} from "../transport/dtls_client.ts";
 import { blockSzx, continuation, type SendBlock, uploadBlock1, withBlock2 } from "./blockwise.ts";
 import {
   type Block2Limits,
@@ -30,7 +35,7 @@ import {
 } from "./block2_completion.ts";
 import { Observation } from "./observation.ts";
 import { CoapResponse } from "./response.ts";
-import { resolveCoapUri } from "./uri.ts";
+import { type RequestTarget, resolveCoapUri } from "./uri.ts";
 import { ALL_RESPONSE_CLASSES, encodeNoResponse, type ResponseClass } from "../message/no_response.ts";
 
 /** Request methods by name. */
@@ -111,6 +116,8 @@ export interface ClientOptions extends EndpointOptions {
   maxBodySize?: number;
   /** Longest a response's Block2 transfer may take, in ms from its first block (default 5 minutes). */
   transferTimeout?: number;
+  /** Credentials and settings for coaps:// URIs (RFC 7252 §9); without them a coaps URI is refused. */
+  dtls?: DtlsClientOptions;
 }
 
 interface Pending {
@@ -139,6 +146,8 @@ export class CoapClient {
   readonly #tokenLength: number;
   readonly #random: (bytes: Uint8Array) => Uint8Array;
   readonly #endpoints = new Map<string, Endpoint>();
+  /** The DTLS transport under each coaps endpoint. */
+  readonly #dtls = new Map<Endpoint, DtlsClientTransport>();
   readonly #pending = new Map<string, Pending>();
   /** Observations still running, which close() ends (their re-registration timers would outlive it). */
   readonly #observations = new Set<Observation>();
@@ -185,7 +194,7 @@ export class CoapClient {
       throw new RangeError("noResponse declines every response: send() is the call that expects none");
     }
     const target = await resolveCoapUri(uri);
-    const endpoint = this.#endpointFor(target.address);
+    const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const szx = blockSzx(options.blockSize);
     const payload = typeof options.payload === "string"
@@ -242,7 +251,7 @@ export class CoapClient {
    */
   async send(uri: string | URL, options: SendOptions = {}): Promise<void> {
     const target = await resolveCoapUri(uri);
-    const endpoint = this.#endpointFor(target.address);
+    const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const payload = typeof options.payload === "string"
       ? encodeString(options.payload)
@@ -288,7 +297,7 @@ export class CoapClient {
     options: Omit<RequestOptions, "method" | "payload"> = {},
   ): Promise<Observation> {
     const target = await resolveCoapUri(uri);
-    const endpoint = this.#endpointFor(target.address);
+    const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const register: Outgoing = {
       code: Code.Get,
@@ -462,17 +471,31 @@ export class CoapClient {
     for (const observation of this.#observations) observation.cancel();
     for (const endpoint of this.#endpoints.values()) endpoint.close();
     this.#endpoints.clear();
+    this.#dtls.clear();
   }
 
-  #endpointFor(address: Address): Endpoint {
+  /** The endpoint for a target; for coaps://, once its DTLS session is up (DtlsError if it fails). */
+  async #endpointFor(target: RequestTarget): Promise<Endpoint> {
     const given = this.#endpoints.get("given");
     if (given) return given;
-    const family = address.hostname.includes(":") ? "ipv6" : "ipv4";
-    let endpoint = this.#endpoints.get(family);
+    const { address, secure } = target;
+    const name = `${secure ? "coaps-" : ""}${address.hostname.includes(":") ? "ipv6" : "ipv4"}`;
+    let endpoint = this.#endpoints.get(name);
     if (!endpoint) {
-      endpoint = new Endpoint(udpTransport({ hostname: wildcardFor(address.hostname) }), this.#options);
-      this.#adopt(family, endpoint);
+      const udp = udpTransport({ hostname: wildcardFor(address.hostname) });
+      let transport: Transport = udp;
+      if (secure) {
+        if (!this.#options.dtls) {
+          udp.close();
+          throw new URIError("coaps:// needs DTLS credentials (the client's dtls option)");
+        }
+        transport = dtlsClientTransport(udp, this.#options.dtls);
+      }
+      endpoint = new Endpoint(transport, this.#options);
+      this.#adopt(name, endpoint);
+      if (secure) this.#dtls.set(endpoint, transport as DtlsClientTransport);
     }
+    await this.#dtls.get(endpoint)?.connect(address);
     return endpoint;
   }
 

@@ -9,11 +9,15 @@ import type { Address } from "../transport/transport.ts";
 
 /** The default CoAP port (RFC 7252 §6.1). */
 export const COAP_PORT = 5683;
+/** The default coaps port (RFC 7252 §6.2). */
+export const COAPS_PORT = 5684;
 
 /** Where a request goes and the options that name the resource. */
 export interface RequestTarget {
   readonly address: Address;
   readonly options: CoapOption[];
+  /** True for coaps://: the request goes over DTLS (RFC 7252 §6.2). */
+  readonly secure: boolean;
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -25,6 +29,8 @@ export interface ParsedCoapUri {
   /** True for an IPv4 or IPv6 literal, which is not sent as Uri-Host (§6.4 step 5). */
   readonly isLiteral: boolean;
   readonly port: number;
+  /** True for coaps://. */
+  readonly secure: boolean;
   /** Uri-Host (names only), Uri-Path and Uri-Query, in option order. */
   readonly options: CoapOption[];
 }
@@ -48,12 +54,14 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
   } catch {
     throw new URIError(`"${uri}" is not a URI (expected coap://host[:port]/path)`);
   }
-  if (url.protocol === "coaps:") throw new URIError(`coaps (DTLS) is not supported: ${uri}`);
-  if (url.protocol !== "coap:") throw new URIError(`"${url.protocol}" is not coap: in ${uri}`);
+  const secure = url.protocol === "coaps:";
+  if (!secure && url.protocol !== "coap:") {
+    throw new URIError(`"${url.protocol}" is not coap: or coaps: in ${uri}`);
+  }
   if (url.hash !== "") throw new URIError(`a coap URI has no fragment (§6.4 step 4): ${uri}`);
   if (url.hostname === "") throw new URIError(`no host in ${uri}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = url.port === "" ? COAP_PORT : Number(url.port);
+  const port = url.port === "" ? (secure ? COAPS_PORT : COAP_PORT) : Number(url.port);
   const options: CoapOption[] = [];
   const isLiteral = IPV4.test(host) || host.includes(":");
   if (!isLiteral) options.push({ number: OptionNumber.UriHost, value: encodeString(host) });
@@ -63,7 +71,7 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
   for (const query of splitUriQuery(url.search)) {
     options.push({ number: OptionNumber.UriQuery, value: query });
   }
-  return { host, isLiteral, port, options };
+  return { host, isLiteral, port, secure, options };
 }
 
 /**
@@ -84,9 +92,9 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
  * ```
  */
 export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
-  const { host, isLiteral, port, options } = parseCoapUri(uri);
+  const { host, isLiteral, port, secure, options } = parseCoapUri(uri);
   const hostname = isLiteral ? host : host === "localhost" ? "127.0.0.1" : await lookup(host);
-  return { address: { hostname, port }, options };
+  return { address: { hostname, port }, options, secure };
 }
 
 async function lookup(host: string): Promise<string> {

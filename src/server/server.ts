@@ -18,6 +18,11 @@ import {
   type Peer,
 } from "../endpoint/endpoint.ts";
 import { udpTransport } from "../transport/udp.ts";
+import {
+  type DtlsServerOptions,
+  type DtlsServerTransport,
+  dtlsServerTransport,
+} from "../transport/dtls_server.ts";
 import type { Address } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
@@ -92,6 +97,8 @@ export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
   onError?: (error: unknown, request?: CoapRequest) => void;
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
+  /** Also serve coaps:// (RFC 7252 §9) on `dtls.port` (default 5684), with these credentials. */
+  dtls?: DtlsServerOptions & { port?: number };
 }
 
 /**
@@ -111,6 +118,10 @@ export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
 export class CoapServer {
   /** The endpoint the server answers on. */
   readonly endpoint: Endpoint;
+  /** The same site over DTLS, when `dtls` was given: its own endpoint, sessions and observers. */
+  readonly secure?: CoapServer;
+  /** The DTLS sessions under `secure`. */
+  readonly dtls?: DtlsServerTransport;
   /** The bounds in force, defaults filled in. */
   readonly limits: Readonly<ServerLimits>;
   readonly #site: Site;
@@ -135,11 +146,30 @@ export class CoapServer {
       );
     });
     // A server has more peers than a client, and may owe a CON notification to every observer at once.
+    const endpointOptions = { ...options, limits: { ...SERVER_LIMITS, ...options.limits } };
     this.endpoint = options.endpoint ??
       new Endpoint(
         udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 5683 }),
-        { ...options, limits: { ...SERVER_LIMITS, ...options.limits } },
+        endpointOptions,
       );
+    if (options.dtls) {
+      const udp = udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.dtls.port ?? 5684 });
+      try {
+        this.dtls = dtlsServerTransport(udp, options.dtls);
+      } catch (error) {
+        udp.close();
+        this.endpoint.close();
+        throw error;
+      }
+      this.secure = new CoapServer(site, {
+        ...options,
+        dtls: undefined,
+        endpoint: new Endpoint(this.dtls, endpointOptions),
+        // The cookie exchange verified every DTLS client's address (RFC 6347 §4.2.1), so its answers
+        // cannot be aimed at a victim: RFC 9175 §2.4's amplification bound is for unverified ones.
+        amplification: { ...options.amplification, factor: Infinity },
+      });
+    }
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
     this.endpoint.onBusy = (inbound, retryAfter) => this.#busy(inbound, retryAfter);
     const limits = this.limits = resolveServerLimits(options, this.endpoint.parameters);
@@ -198,6 +228,7 @@ export class CoapServer {
     this.#observers.clear();
     this.#separate.clear();
     this.endpoint.close();
+    this.secure?.close();
   }
 
   /** The resource at a path: the site's, or discovery. */
