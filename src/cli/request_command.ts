@@ -17,6 +17,13 @@ import { ALL_RESPONSE_CLASSES } from "../message/no_response.ts";
 import { optionInfo, OptionNumber } from "../message/option.ts";
 import { forTerminal, writePayload } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
+import {
+  CLIENT_DTLS_FLAGS,
+  CLIENT_DTLS_USAGE,
+  type ClientDtlsFlags,
+  clientDtlsOptions,
+} from "./dtls_flags.ts";
+import { DtlsError } from "../dtls/session.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
@@ -28,9 +35,10 @@ export const REQUEST_USAGE =
     --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
+    ${CLIENT_DTLS_USAGE}
     ${TRACE_USAGE}
     exit code: 0 for 2.xx, 1 for 4.xx/5.xx or a response refused (over a limit, blocks out of order),
-    2 usage error, 3 timeout or reset`;
+    2 usage error, 3 timeout, reset or DTLS handshake failure`;
 
 /** The flags of ClientFlags, as parseFlags takes them. */
 export const CLIENT_FLAGS = {
@@ -39,6 +47,7 @@ export const CLIENT_FLAGS = {
   "max-retransmit": { type: "string" },
   "max-body": { type: "string" },
   "transfer-timeout": { type: "string" },
+  ...CLIENT_DTLS_FLAGS,
   ...TRACE_FLAGS,
 } as const;
 
@@ -67,7 +76,7 @@ const FLAGS = {
 } as const;
 
 /** The client flags every command that talks to a server shares. */
-export type ClientFlags = TraceFlags & {
+export type ClientFlags = TraceFlags & ClientDtlsFlags & {
   timeout?: string;
   "ack-timeout"?: string;
   "max-retransmit"?: string;
@@ -95,7 +104,7 @@ class TracedClient extends CoapClient {
  * and --pcap see every datagram (TraceOutputs); --max-body and
  * --transfer-timeout bound block-wise responses.
  */
-export function clientFromFlags(values: ClientFlags): CoapClient {
+export function clientFromFlags(values: ClientFlags, uri: string): CoapClient {
   const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
   if (values["ack-timeout"] !== undefined) {
     parameters.ackTimeout = secondsFlag("ack-timeout", values["ack-timeout"]);
@@ -109,8 +118,15 @@ export function clientFromFlags(values: ClientFlags): CoapClient {
   const transferTimeout = values["transfer-timeout"] === undefined
     ? undefined
     : secondsFlag("transfer-timeout", values["transfer-timeout"]);
-  const traces = new TraceOutputs(values, "client");
-  return new TracedClient({ parameters, maxBodySize, transferTimeout, onTrace: traces.onTrace }, traces);
+  const traces = new TraceOutputs(values, "client", { encrypted: /^coaps:/i.test(uri) });
+  const dtls = clientDtlsOptions(values, traces.show);
+  return new TracedClient({
+    parameters,
+    maxBodySize,
+    transferTimeout,
+    onTrace: traces.onTrace,
+    dtls: dtls && { ...dtls, onDatagram: traces.onDatagram },
+  }, traces);
 }
 
 /** Turns the ways a request can fail into exit codes; anything else propagates. */
@@ -118,7 +134,7 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
   try {
     return await run();
   } catch (error) {
-    if (error instanceof TimeoutError || error instanceof ResetError) {
+    if (error instanceof TimeoutError || error instanceof ResetError || error instanceof DtlsError) {
       console.error(`error: ${error.message}`);
       return EXIT_NO_RESPONSE;
     }
@@ -196,7 +212,7 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
     etags: opaqueFlags("etag", values.etag, OptionNumber.ETag),
     confirmable: !values.non,
   };
-  const client = clientFromFlags(values);
+  const client = clientFromFlags(values, positionals[0]);
   try {
     return await withClientErrors(async () => {
       // RFC 7967: with every class declined nothing will come back; done once sent (NON) or acknowledged.

@@ -9,6 +9,7 @@ import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
+import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
 import { printable } from "../tools/printable.ts";
 
@@ -17,7 +18,8 @@ const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  "serve [--host H] [--port P] [--plugtest] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload), or with --plugtest the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)";
+  `serve [--host H] [--port P] [--plugtest] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload), or with --plugtest the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
+    ${SERVER_DTLS_USAGE}`;
 
 /**
  * One request as `serve` logs it, at `time` (UTC, to the millisecond). Escaped with printable, so a peer's
@@ -59,6 +61,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     port: { type: "string", default: "5683" },
     quiet: { type: "boolean" },
     plugtest: { type: "boolean" },
+    ...SERVER_DTLS_FLAGS,
     ...TRACE_FLAGS,
   });
   if (positionals.length > 0) {
@@ -66,6 +69,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const quiet = values.quiet === true;
   const traces = new TraceOutputs(values, "server");
+  // Inside the DTLS sessions: the diagram and --verbose lines; --pcap and --trace-json are the coap:// port's.
+  const secureTraces = new TraceOutputs({ trace: values.trace, verbose: values.verbose }, "server");
+  const dtls = serverDtlsOptions(values, quiet ? undefined : (line) => console.log(printable(line)));
   const demo: { site: Site; stop(): void } = values.plugtest === true ? plugtestSite() : demoSite({
     // The demo's lines quote what peers sent (a config document, a reading).
     log: quiet ? undefined : (line) => console.log(`  ${printable(line)}`),
@@ -78,10 +84,12 @@ export async function serveCommand(args: string[]): Promise<number> {
       port: portFlag("port", values.port),
       onLog: quiet ? undefined : (entry) => console.log(requestLogLine(entry)),
       onTrace: traces.onTrace,
+      dtls: dtls && { ...dtls, onTrace: secureTraces.onTrace },
     });
   } catch (error) {
     demo.stop();
     traces.close();
+    secureTraces.close();
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
@@ -91,11 +99,18 @@ export async function serveCommand(args: string[]): Promise<number> {
       [...paths, "/.well-known/core"].join(", ")
     })`,
   );
+  if (server.secure) {
+    const kinds = [dtls!.psk || dtls!.pskKeys ? "PSK" : "", dtls!.cert ? "certificate" : ""].filter(Boolean);
+    console.log(`and on coaps://${addressKey(server.secure.address)}  (DTLS 1.2, ${kinds.join(" and ")})`);
+  }
   if (values.verbose) {
     // Every bound on the server's state, so an operator sees what a flood will run into.
     console.log("limits:");
     for (const line of limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters)) {
       console.log(`  ${line}`);
+    }
+    if (server.dtls) {
+      for (const [name, value] of Object.entries(server.dtls.limits)) console.log(`  dtls.${name}  ${value}`);
     }
   }
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
@@ -103,5 +118,6 @@ export async function serveCommand(args: string[]): Promise<number> {
   demo.stop();
   server.close();
   traces.close();
+  secureTraces.close();
   return 0;
 }

@@ -5,7 +5,8 @@ import { SequenceDiagram } from "../tools/sequence_diagram.ts";
 import { traceToJson } from "../tools/trace_json.ts";
 import { TraceNotes } from "../tools/trace_notes.ts";
 import { formatTraceLine } from "../tools/trace_line.ts";
-import { addressKey } from "../transport/transport.ts";
+import { type Address, addressKey, type Datagram } from "../transport/transport.ts";
+import { describeDatagram } from "../dtls/records.ts";
 import { forTerminal } from "./terminal_output.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -57,14 +58,32 @@ export type TraceFlags = {
 export class TraceOutputs {
   /** For EndpointOptions.onTrace; undefined when no flag asks for anything. */
   readonly onTrace?: (event: TraceEvent) => void;
+  /**
+   * For a DTLS transport's onDatagram: with `encrypted`, --pcap captures these datagrams (what crossed the
+   * network) instead of the CoAP messages inside; --trace and --verbose show their records.
+   */
+  readonly onDatagram?: (direction: "in" | "out", datagram: Datagram, local: Address) => void;
+  /** For handshake and session lines: set when --trace or --verbose is given. */
+  readonly show?: (line: string) => void;
   readonly #files: Deno.FsFile[] = [];
 
   /** `role` says which column this endpoint takes in the diagram: a client left, a server right. */
-  constructor(values: TraceFlags, role: "client" | "server") {
+  constructor(values: TraceFlags, role: "client" | "server", { encrypted = false } = {}) {
     const sinks: ((event: TraceEvent) => void)[] = [];
+    const datagramSinks: ((direction: "in" | "out", datagram: Datagram, local: Address) => void)[] = [];
     let start: number | undefined;
     // Payload previews and options come from the peer: escaped when stderr is a terminal.
     const show = (line: string) => console.error(forTerminal(line, Deno.stderr));
+    if (values.trace || values.verbose) {
+      this.show = show;
+      datagramSinks.push((direction, { data, address }) =>
+        show(
+          `DTLS ${direction === "out" ? "→" : "←"} ${addressKey(address)} ${
+            describeDatagram(data)
+          } (${data.length} B)`,
+        )
+      );
+    }
     if (values.verbose) sinks.push((event) => show(formatTraceLine(event, start!)));
     if (values.trace) {
       let diagram: SequenceDiagram | undefined;
@@ -103,13 +122,24 @@ export class TraceOutputs {
       const file = this.#open("pcap", values.pcap);
       writeAll(file, pcapFileHeader());
       const capture = new PcapCapture();
-      // The real clock is performance.now(), so the origin makes it wall-clock time.
-      sinks.push((event) => writeAll(file, capture.record(event, performance.timeOrigin + event.at)));
+      if (encrypted) {
+        datagramSinks.push((direction, { data, address }, local) =>
+          writeAll(file, capture.record({ direction, at: 0, peer: address, local, bytes: data }, Date.now()))
+        );
+      } else {
+        // The real clock is performance.now(), so the origin makes it wall-clock time.
+        sinks.push((event) => writeAll(file, capture.record(event, performance.timeOrigin + event.at)));
+      }
     }
     if (sinks.length > 0) {
       this.onTrace = (event) => {
         start ??= event.at;
         for (const sink of sinks) sink(event);
+      };
+    }
+    if (encrypted && datagramSinks.length > 0) {
+      this.onDatagram = (direction, datagram, local) => {
+        for (const sink of datagramSinks) sink(direction, datagram, local);
       };
     }
   }

@@ -18,6 +18,7 @@ import {
   type Peer,
 } from "../endpoint/endpoint.ts";
 import { udpTransport } from "../transport/udp.ts";
+import type { TraceEvent } from "../endpoint/trace.ts";
 import {
   type DtlsServerOptions,
   type DtlsServerTransport,
@@ -98,7 +99,11 @@ export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
   /** Serve on this endpoint instead of a UDP socket (an in-memory link in tests). */
   endpoint?: Endpoint;
   /** Also serve coaps:// (RFC 7252 §9) on `dtls.port` (default 5684), with these credentials. */
-  dtls?: DtlsServerOptions & { port?: number };
+  dtls?: DtlsServerOptions & {
+    port?: number;
+    /** The coaps endpoint's trace of the CoAP messages inside the sessions (default: `onTrace`). */
+    onTrace?: (event: TraceEvent) => void;
+  };
 }
 
 /**
@@ -164,7 +169,10 @@ export class CoapServer {
       this.secure = new CoapServer(site, {
         ...options,
         dtls: undefined,
-        endpoint: new Endpoint(this.dtls, endpointOptions),
+        endpoint: new Endpoint(this.dtls, {
+          ...endpointOptions,
+          onTrace: options.dtls.onTrace ?? options.onTrace,
+        }),
         // The cookie exchange verified every DTLS client's address (RFC 6347 §4.2.1), so its answers
         // cannot be aimed at a victim: RFC 9175 §2.4's amplification bound is for unverified ones.
         amplification: { ...options.amplification, factor: Infinity },

@@ -39,8 +39,10 @@ export interface DtlsClientOptions extends DtlsClientCredentials, ContextTuning 
   /** The name certificates are checked against, by server address key ("host:port"). */
   serverNames?: Map<string, string>;
   clock?: Clock;
+  /** Called when a session is up, with how its handshake went. */
+  onHandshake?: (address: Address, handshake: Handshake) => void;
   /** Called with each datagram sent or received, encrypted (for --pcap and --trace). */
-  onDatagram?: (direction: "in" | "out", datagram: Datagram) => void;
+  onDatagram?: (direction: "in" | "out", datagram: Datagram, local: Address) => void;
 }
 
 /** A Transport that opens DTLS sessions to the servers it sends to. */
@@ -100,7 +102,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
   const transmit = (datagrams: Uint8Array[], address: Address) => {
     if (datagrams.length === 0) return;
     const batch = datagrams.map((data) => ({ data, address }));
-    for (const datagram of batch) options.onDatagram?.("out", datagram);
+    for (const datagram of batch) options.onDatagram?.("out", datagram, udp.local);
     udp.send(batch);
   };
   const storeKey = (key: string) => `${credentials}@${key}`;
@@ -155,13 +157,15 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
     if (wasHandshaking && session.state === "established") {
       const saved = session.saveSession();
       if (saved) store.set(storeKey(connection.key), saved);
-      connection.resolve({
+      const handshake = {
         cipher: session.cipher,
         resumed: session.resumed,
         roundTrips: connection.flights,
         milliseconds: clock.now() - connection.startedAt,
         dataMtu: session.dataMtu,
-      });
+      };
+      options.onHandshake?.(connection.address, handshake);
+      connection.resolve(handshake);
       for (const plaintext of connection.queue.splice(0)) session.write(plaintext);
       transmit(session.takeDatagrams(), connection.address);
     }
@@ -200,7 +204,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
       resolve,
       reject,
       queue: [],
-      flights: 1,
+      flights: 0,
       heardFromServer: false,
       sawServerHello: false,
     };
@@ -217,7 +221,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
       udp.listen((batch) => {
         for (const datagram of batch) {
           if (closed) return;
-          options.onDatagram?.("in", datagram);
+          options.onDatagram?.("in", datagram, udp.local);
           const connection = connections.get(addressKey(datagram.address));
           if (!connection) continue; // Not a server we talk to.
           connection.heardFromServer = true;

@@ -53,7 +53,7 @@ export interface DtlsServerOptions extends DtlsServerCredentials, ContextTuning 
   /** Called for each session event. */
   onSession?: (event: DtlsSessionEvent) => void;
   /** Called with each datagram sent or received, encrypted (for --pcap and --trace). */
-  onDatagram?: (direction: "in" | "out", datagram: Datagram) => void;
+  onDatagram?: (direction: "in" | "out", datagram: Datagram, local: Address) => void;
 }
 
 /** What a DTLS server holds now. */
@@ -108,7 +108,7 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
   const transmit = (datagrams: Uint8Array[], address: Address) => {
     if (datagrams.length === 0) return;
     const batch = datagrams.map((data) => ({ data, address }));
-    for (const datagram of batch) options.onDatagram?.("out", datagram);
+    for (const datagram of batch) options.onDatagram?.("out", datagram, udp.local);
     udp.send(batch);
   };
 
@@ -227,7 +227,7 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
   };
 
   const onDatagram = (datagram: Datagram) => {
-    options.onDatagram?.("in", datagram);
+    options.onDatagram?.("in", datagram, udp.local);
     const key = addressKey(datagram.address);
     const association = associations.get(key);
     if (
