@@ -8,6 +8,10 @@ set -u
 TOOLS="
 coap-client-notls libcoap3-bin
 coap-server-notls libcoap3-bin
+coap-client-gnutls libcoap3-bin
+coap-server-openssl libcoap3-bin
+openssl openssl
+/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3
 wasm2c wabt
 riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
 qemu-system-riscv32 qemu-system-misc

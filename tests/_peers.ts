@@ -1,4 +1,5 @@
 /** Helpers for tests and benchmarks that run real peers (libcoap, node-coap) as processes. */
+import { openSsl } from "../src/dtls/libssl.ts";
 
 /**
  * Whether `name` is an executable on PATH. Deno puts a `node` that is Deno itself
@@ -90,5 +91,15 @@ export async function waitForCoap(port: number): Promise<void> {
     throw new Error(`nothing answers CoAP on port ${port}`);
   } finally {
     client.close();
+  }
+}
+
+/** Test name and ignore flag for a test that needs the system OpenSSL 3 (DTLS): skipped, with the reason, without it. */
+export function needsOpenSsl(name: string): { name: string; ignore: boolean } {
+  try {
+    openSsl();
+    return { name, ignore: false };
+  } catch (error) {
+    return { name: `${name} (skipped: ${(error as Error).message})`, ignore: true };
   }
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { runCli, spawnCli } from "./_cli.ts";
-import { freeUdpPort, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
+import { freeUdpPort, needs, needsOpenSsl, runCommand, startProcess, waitForCoap } from "./_peers.ts";
 
 /** A GnuTLS system priority file that leaves only the suite RFC 7252 §9.1.3.1 makes mandatory (PSK, AES-128-CCM-8). */
 const CCM8_ONLY = [
@@ -128,31 +128,36 @@ Deno.test(
   },
 );
 
-Deno.test("get coaps:// to a port nobody serves exits 3: no DTLS response; without a key it is a usage error", async () => {
-  const port = freeUdpPort();
-  const silent = await runCli([
-    "get",
-    `coaps://127.0.0.1:${port}/x`,
-    "--psk-identity",
-    "dev1",
-    "--psk",
-    "k",
-    "--handshake-timeout",
-    "0.5",
-  ]);
-  assert.equal(silent.code, 3);
-  assert.equal(silent.stderr, `error: no DTLS response from 127.0.0.1:${port}\n`);
-  for (
-    const args of [
-      ["get", `coaps://127.0.0.1:${port}/x`],
-      ["get", `coaps://127.0.0.1:${port}/x`, "--psk", "k"],
-      ["get", `coaps://127.0.0.1:${port}/x`, "--psk-identity", "a", "--psk-hex", "zz"],
-      ["serve", "--port", "0", "--dtls-port", "0"],
-      ["serve", "--port", "0", "--psk-file", "/nonexistent.json"],
-    ]
-  ) {
-    const usage = await runCli(args);
-    assert.equal(usage.code, 2, `${args.join(" ")}: ${usage.stderr}`);
-    assert.match(usage.stderr, /^error: /);
-  }
-});
+Deno.test(
+  needsOpenSsl(
+    "get coaps:// to a port nobody serves exits 3: no DTLS response; without a key it is a usage error",
+  ),
+  async () => {
+    const port = freeUdpPort();
+    const silent = await runCli([
+      "get",
+      `coaps://127.0.0.1:${port}/x`,
+      "--psk-identity",
+      "dev1",
+      "--psk",
+      "k",
+      "--handshake-timeout",
+      "0.5",
+    ]);
+    assert.equal(silent.code, 3);
+    assert.equal(silent.stderr, `error: no DTLS response from 127.0.0.1:${port}\n`);
+    for (
+      const args of [
+        ["get", `coaps://127.0.0.1:${port}/x`],
+        ["get", `coaps://127.0.0.1:${port}/x`, "--psk", "k"],
+        ["get", `coaps://127.0.0.1:${port}/x`, "--psk-identity", "a", "--psk-hex", "zz"],
+        ["serve", "--port", "0", "--dtls-port", "0"],
+        ["serve", "--port", "0", "--psk-file", "/nonexistent.json"],
+      ]
+    ) {
+      const usage = await runCli(args);
+      assert.equal(usage.code, 2, `${args.join(" ")}: ${usage.stderr}`);
+      assert.match(usage.stderr, /^error: /);
+    }
+  },
+);
