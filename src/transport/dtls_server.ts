@@ -77,6 +77,8 @@ interface Association {
   lastActive: number;
   /** Counted among the handshakes in progress. */
   handshaking: boolean;
+  /** The timer is the idle deadline's. */
+  idleTimer?: boolean;
   timer?: TimerHandle;
 }
 
@@ -131,20 +133,30 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
     emit({ kind: failed ? "failed" : "closed", address: association.address, reason });
   };
 
-  /** One timer per session: OpenSSL's retransmission, the handshake deadline, or idle expiry. */
+  /**
+   * One timer per session. While it handshakes: OpenSSL's retransmission or the handshake deadline. Once
+   * established: the idle deadline, which is not moved on every datagram (a timer per request would cost
+   * more than the request) but looked at again when it fires.
+   */
   const arm = (association: Association) => {
-    clock.cancel(association.timer);
     const session = association.session;
-    const deadline = session.state === "handshaking"
-      ? association.startedAt + limits.handshakeTimeout
-      : association.lastActive + limits.idleTimeout;
+    if (session.state === "established") {
+      if (association.idleTimer) return;
+      clock.cancel(association.timer);
+      association.idleTimer = true;
+      association.timer = clock.setTimer(() => {
+        association.idleTimer = false;
+        if (clock.now() - association.lastActive >= limits.idleTimeout) close(association, "idle");
+        else arm(association);
+      }, Math.max(0, association.lastActive + limits.idleTimeout - clock.now()));
+      return;
+    }
+    clock.cancel(association.timer);
+    const deadline = association.startedAt + limits.handshakeTimeout;
     const retransmit = session.retransmitIn();
     const at = Math.min(deadline, retransmit === undefined ? Infinity : clock.now() + retransmit);
     association.timer = clock.setTimer(() => {
-      if (clock.now() >= deadline) {
-        close(association, session.state === "handshaking" ? "handshake timed out" : "idle");
-        return;
-      }
+      if (clock.now() >= deadline) return close(association, "handshake timed out");
       session.handleTimeout();
       transmit(session.takeDatagrams(), association.address);
       arm(association);
