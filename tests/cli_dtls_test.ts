@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { runCli, spawnCli } from "./_cli.ts";
-import { freeUdpPort, needs, needsOpenSsl, runCommand, startProcess, waitForCoap } from "./_peers.ts";
+import {
+  freeUdpPort,
+  hasCommand,
+  needs,
+  needsOpenSsl,
+  runCommand,
+  startProcess,
+  waitForCoap,
+} from "./_peers.ts";
 
 /** A GnuTLS system priority file that leaves only the suite RFC 7252 §9.1.3.1 makes mandatory (PSK, AES-128-CCM-8). */
 const CCM8_ONLY = [
@@ -106,6 +114,23 @@ Deno.test(
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stderr, /resumed, 2 round trips/);
       assert.match(await Deno.readTextFile(`${dir}/keys.log`), /^CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}$/m);
+      // --pcap on a coaps URI captures what crossed the network: DTLS records, handshake (22) then data (23).
+      const captured = await runCli(["get", ...base, "--pcap", `${dir}/coaps.pcap`]);
+      assert.equal(captured.code, 0, captured.stderr);
+      if (hasCommand("tshark")) {
+        const records = await runCommand("tshark", [
+          "-r",
+          `${dir}/coaps.pcap`,
+          "-d",
+          `udp.port==${coapsPort},dtls`,
+          "-T",
+          "fields",
+          "-e",
+          "dtls.record.content_type",
+        ], 20_000);
+        const types = records.stdout.split(/[\n,]/).filter(Boolean);
+        assert.deepEqual([types[0], types.includes("23")], ["22", true], records.stdout);
+      }
       const wrong = await runCli([
         "get",
         uri,
