@@ -376,3 +376,25 @@ function rawAt(link: MemoryLink, address: { hostname: string; port: number }): T
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+Deno.test(needsOpenSsl("a handler sees the PSK identity of the session its request came over"), async () => {
+  const whoami = new Site().add("whoami", { get: (request) => request.identity ?? "(coap://, no identity)" });
+  const keys = { dev1: KEY, dev2: new TextEncoder().encode("other") };
+  const server = new CoapServer(whoami, { hostname: "127.0.0.1", port: 0, dtls: { port: 0, pskKeys: keys } });
+  const secure = `coaps://127.0.0.1:${server.secure!.address.port}/whoami`;
+  try {
+    for (const [identity, key] of Object.entries(keys)) {
+      const client = new CoapClient({ dtls: { psk: { identity, key } } });
+      assert.equal((await client.get(secure)).text(), identity);
+      client.close();
+    }
+    const plain = new CoapClient();
+    assert.equal(
+      (await plain.get(`coap://127.0.0.1:${server.address.port}/whoami`)).text(),
+      "(coap://, no identity)",
+    );
+    plain.close();
+  } finally {
+    server.close();
+  }
+});

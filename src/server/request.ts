@@ -38,6 +38,8 @@ export class CoapRequest {
     /** Uri-Query entries, decoded ("k=v"). */
     readonly query: string[],
     onAcknowledge: () => void = () => {},
+    /** The PSK identity of the DTLS session the request came over (coaps:// only). */
+    readonly identity?: string,
   ) {
     this.#onAcknowledge = onAcknowledge;
   }

@@ -138,6 +138,8 @@ export class CoapServer {
   readonly #discovery: Resource;
   readonly #renderings: Block2Renderings;
   readonly #amplification: AmplificationGuard;
+  /** Set on the coaps server: the PSK identity of a peer's DTLS session. */
+  #identityOf?: (address: Address) => string | undefined;
 
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
@@ -177,6 +179,8 @@ export class CoapServer {
         // cannot be aimed at a victim: RFC 9175 §2.4's amplification bound is for unverified ones.
         amplification: { ...options.amplification, factor: Infinity },
       });
+      const dtls = this.dtls;
+      this.secure.#identityOf = (address) => dtls.identityOf(address);
     }
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
     this.endpoint.onBusy = (inbound, retryAfter) => this.#busy(inbound, retryAfter);
@@ -273,7 +277,8 @@ export class CoapServer {
     }
     const { message, path, query } = checked;
     const acknowledge = () => this.endpoint.acknowledge(inbound);
-    const received = new CoapRequest(message, inbound.peer.address, path, query, acknowledge);
+    const identity = this.#identityOf?.(inbound.peer.address);
+    const received = new CoapRequest(message, inbound.peer.address, path, query, acknowledge, identity);
     const continued = this.#renderings.continuation(inbound.peer, received, started);
     if (continued !== undefined) return this.#answer(inbound, continued, started, false);
     // An upload to no resource, or to one without the method, is refused at its first block: that answer
@@ -292,9 +297,14 @@ export class CoapServer {
     const upload = this.#blockwise.receive(inbound.peer, received, started);
     if ("answer" in upload) return this.#answer(inbound, upload.answer, started, false);
     // With Block1 the handler sees the whole body, and the final response acknowledges the last block.
-    const request = upload.lastBlock.length === 0
-      ? received
-      : new CoapRequest({ ...message, payload: upload.body }, inbound.peer.address, path, query, acknowledge);
+    const request = upload.lastBlock.length === 0 ? received : new CoapRequest(
+      { ...message, payload: upload.body },
+      inbound.peer.address,
+      path,
+      query,
+      acknowledge,
+      identity,
+    );
     const finish = (response: Outgoing) =>
       upload.lastBlock.length === 0 ? response : {
         ...response,

@@ -66,6 +66,8 @@ export interface DtlsServerStats {
 export interface DtlsServerTransport extends Transport {
   readonly stats: DtlsServerStats;
   readonly limits: Readonly<DtlsServerLimits>;
+  /** The PSK identity of the established session with `address` (undefined without one, or with certificates). */
+  identityOf(address: Address): string | undefined;
 }
 
 interface Association {
@@ -256,6 +258,12 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
     limits,
     get stats() {
       return { sessions: associations.size, handshaking };
+    },
+    identityOf(address) {
+      const association = associations.get(addressKey(address));
+      return association?.session.state === "established"
+        ? association.session.pskIdentity || undefined
+        : undefined;
     },
     listen(receive) {
       deliver = receive;
