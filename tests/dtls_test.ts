@@ -398,3 +398,24 @@ Deno.test(needsOpenSsl("a handler sees the PSK identity of the session its reque
     server.close();
   }
 });
+
+Deno.test(
+  needsOpenSsl(
+    "a message OpenSSL will not encrypt (over 16 KiB) is reported, not thrown, and the session goes on",
+  ),
+  async () => {
+    const errors: Error[] = [];
+    const b = bench({ onError: (error) => errors.push(error) });
+    try {
+      const { transport, client } = coapClient(b.link, 40100);
+      await transport.connect(SERVER);
+      b.dtls.send([{ data: new Uint8Array(20_000), address: { hostname: "192.0.2.9", port: 40100 } }]);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0].message, /SSL_write failed/);
+      assert.equal((await client.get("coap://192.0.2.1:5684/temperature")).text(), "22.5");
+      client.close();
+    } finally {
+      b.close();
+    }
+  },
+);

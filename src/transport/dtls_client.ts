@@ -39,6 +39,8 @@ export interface DtlsClientOptions extends DtlsClientCredentials, ContextTuning 
   /** The name certificates are checked against, by server address key ("host:port"). */
   serverNames?: Map<string, string>;
   clock?: Clock;
+  /** Called when a message cannot be sent (the client is closed, OpenSSL refused it); the transport keeps going. */
+  onError?: (error: Error) => void;
   /** Called when a session is up, with how its handshake went. */
   onHandshake?: (address: Address, handshake: Handshake) => void;
   /** Called with each datagram sent or received, encrypted (for --pcap and --trace). */
@@ -126,6 +128,16 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
     return new DtlsError(`handshake with ${host} failed${why}`);
   };
 
+  const write = (connection: Connection, plaintext: Uint8Array) => {
+    try {
+      connection.session.write(plaintext);
+    } catch (error) {
+      options.onError?.(error as Error); // Transports never throw: this message is dropped.
+      return;
+    }
+    transmit(connection.session.takeDatagrams(), connection.address);
+  };
+
   const arm = (connection: Connection) => {
     clock.cancel(connection.timer);
     const session = connection.session;
@@ -166,8 +178,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
       };
       options.onHandshake?.(connection.address, handshake);
       connection.resolve(handshake);
-      for (const plaintext of connection.queue.splice(0)) session.write(plaintext);
-      transmit(session.takeDatagrams(), connection.address);
+      for (const plaintext of connection.queue.splice(0)) write(connection, plaintext);
     }
     if (session.state === "closed") {
       drop(connection, failure(connection, "closed by the server"));
@@ -234,10 +245,15 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
     },
     send(batch) {
       for (const { data, address } of batch) {
-        const connection = open(address);
+        let connection: Connection;
+        try {
+          connection = open(address);
+        } catch (error) {
+          options.onError?.(error as Error); // Transports never throw (a closed client, no SSL object).
+          continue;
+        }
         if (connection.session.state === "established") {
-          connection.session.write(data);
-          transmit(connection.session.takeDatagrams(), address);
+          write(connection, data);
         } else if (connection.queue.length < MAX_QUEUED) {
           connection.queue.push(data);
         }

@@ -50,6 +50,8 @@ export interface DtlsServerOptions extends DtlsServerCredentials, ContextTuning 
   mtu?: number;
   limits?: Partial<DtlsServerLimits>;
   clock?: Clock;
+  /** Called when a message cannot be sent (OpenSSL refused to encrypt it); the transport keeps going. */
+  onError?: (error: Error) => void;
   /** Called for each session event. */
   onSession?: (event: DtlsSessionEvent) => void;
   /** Called with each datagram sent or received, encrypted (for --pcap and --trace). */
@@ -276,7 +278,12 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
         const association = associations.get(addressKey(address));
         // A server cannot start a session: a message to an address without one is dropped.
         if (association?.session.state !== "established") continue;
-        association.session.write(data);
+        try {
+          association.session.write(data);
+        } catch (error) {
+          options.onError?.(error as Error); // Transports never throw: this message is dropped.
+          continue;
+        }
         association.lastActive = clock.now();
         transmit(association.session.takeDatagrams(), address);
       }
