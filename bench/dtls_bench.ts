@@ -231,7 +231,8 @@ async function measure(target: Target, running: Running): Promise<Row> {
   const resumedCount = resumedRuns.filter((r) => r.resumed).length;
 
   // 3. Requests/s: one session, `inflight` loops of CON GETs.
-  const client = new CoapClient({ dtls: { psk, sessions: new Map() } });
+  // NSTART (RFC 7252 §4.7) would allow one CON at a time to the server: raised, so 32 are really in flight.
+  const client = new CoapClient({ dtls: { psk, sessions: new Map() }, parameters: { nstart: inflight } });
   const uri = `coaps://127.0.0.1:${running.port}/${target.path}`;
   let done = 0;
   let errors = 0;
