@@ -15,6 +15,26 @@ import { OVERHEAD_USAGE, overheadCommand } from "./src/cli/overhead_command.ts";
 import { SIMULATE_USAGE, simulateCommand } from "./src/cli/simulate_command.ts";
 import { DEVICE_USAGE, deviceCommand } from "./src/cli/device_command.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
+import packageJson from "./package.json" with { type: "json" };
+
+/** Each command's usage, for `COMMAND --help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  serve: SERVE_USAGE,
+  get: REQUEST_USAGE,
+  put: REQUEST_USAGE,
+  post: REQUEST_USAGE,
+  delete: REQUEST_USAGE,
+  fetch: REQUEST_USAGE,
+  patch: REQUEST_USAGE,
+  ipatch: REQUEST_USAGE,
+  discover: DISCOVER_USAGE,
+  observe: OBSERVE_USAGE,
+  simulate: SIMULATE_USAGE,
+  decode: DECODE_USAGE,
+  encode: ENCODE_USAGE,
+  overhead: OVERHEAD_USAGE,
+  device: DEVICE_USAGE,
+};
 
 const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   serve: serveCommand,
@@ -52,8 +72,17 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return name === undefined ? EXIT_USAGE : 0;
   }
+  if (name === "--version" || name === "-V") {
+    console.log(`${packageJson.name} ${packageJson.version} (Deno ${Deno.version.deno})`);
+    return 0;
+  }
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"\n\n${USAGE}`);
+  // Before the command's own parsing, which would take --help for an unknown flag.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(`usage: deno run -A main.ts ${COMMAND_USAGE[name]}`);
+    return 0;
+  }
   return await command(rest);
 }
 

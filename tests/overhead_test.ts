@@ -229,7 +229,7 @@ Deno.test("bad flags are usage errors: a message and exit code 2", async () => {
     [["--device", "gateway"], /--device gateway/],
     [["--coap-bytes", "24", "--rx-current-ma", "10"], /--rx-current-ma needs/],
     [["coap://[2001:db8::1]/t", "--ip", "4"], /--ip 4 contradicts/],
-    [["http://192.0.2.1/t"], /"http:" is not coap:/],
+    [["http://192.0.2.1/t"], /scheme "http" is not supported/],
     [["coap://192.0.2.1/a%zz"], /bad percent-encoding/],
     [["--payload", "x".repeat(9000)], /exceeds the 8192-byte limit/],
     [["--watts"], /watts/],

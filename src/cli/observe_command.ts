@@ -96,7 +96,13 @@ export async function observeCommand(args: string[]): Promise<number> {
         printResponse(observation.response, values.json === true, 0);
         return EXIT_ERROR_RESPONSE;
       }
-      print(observation.active ? "registered" : "not observable", observation.response);
+      if (!observation.active) {
+        // RFC 7641 §3.1: a response without an Observe option means the server did not register us.
+        print("not observable", observation.response);
+        console.error("error: the resource is not observable (its response has no Observe option)");
+        return EXIT_ERROR_RESPONSE;
+      }
+      print("registered", observation.response);
       observation.onEvent = (event) => console.error(forTerminal(eventLine(event), Deno.stderr));
       let deregistering: Promise<void> | undefined;
       const stop = () => deregistering ??= observation.cancel();

@@ -56,7 +56,10 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
   }
   const secure = url.protocol === "coaps:";
   if (!secure && url.protocol !== "coap:") {
-    throw new URIError(`"${url.protocol}" is not coap: or coaps: in ${uri}`);
+    // coap+tcp, coap+ws (RFC 8323) and anything else: refused by name, not taken for a typo.
+    throw new URIError(
+      `scheme "${url.protocol.slice(0, -1)}" is not supported (coap:// and coaps:// are): ${uri}`,
+    );
   }
   if (url.hash !== "") throw new URIError(`a coap URI has no fragment (§6.4 step 4): ${uri}`);
   if (url.hostname === "") throw new URIError(`no host in ${uri}`);
