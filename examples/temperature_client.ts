@@ -2,6 +2,6 @@
 import { CoapClient } from "../src/mod.ts";
 
 const client = new CoapClient();
-const response = await client.get("coap://localhost/temperature");
+const response = await client.get(`coap://localhost:${Deno.args[0] ?? 5683}/temperature`);
 console.log(response.codeString, response.codeName, response.text());
 client.close();

@@ -6,5 +6,6 @@ const site = new Site().add("temperature", {
   get: () => "22.5", // 2.05 Content, text/plain
   put: (request) => console.log(`Received PUT: ${request.text()}`), // 2.04 Changed
 });
-new CoapServer(site); // port 5683
-console.log("CoAP server started on port 5683");
+const port = Number(Deno.args[0] ?? 5683); // the tests pass a free port
+new CoapServer(site, { port });
+console.log(`CoAP server started on port ${port}`);

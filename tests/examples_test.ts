@@ -1,11 +1,14 @@
 // The README's examples run as written: the lab's server and client, side by side.
 import assert from "node:assert/strict";
+import { freeUdpPort } from "./_peers.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
 Deno.test("examples/temperature_server.ts answers examples/temperature_client.ts", async () => {
+  // A free port, not 5683: the suite must pass while a server (the Quick start's own) holds that.
+  const port = String(freeUdpPort());
   const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "examples/temperature_server.ts"],
+    args: ["run", "-A", "--quiet", "examples/temperature_server.ts", port],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -17,7 +20,7 @@ Deno.test("examples/temperature_server.ts answers examples/temperature_client.ts
       assert.fail(`server did not start: ${value}`);
     }
     const client = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", "examples/temperature_client.ts"],
+      args: ["run", "-A", "--quiet", "examples/temperature_client.ts", port],
       cwd: root,
     }).output();
     assert.equal(new TextDecoder().decode(client.stdout).trim(), "2.05 Content 22.5");
