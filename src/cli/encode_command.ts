@@ -19,7 +19,7 @@ import { integerFlag } from "./flag_values.ts";
 /** Usage text of `encode`. */
 export const ENCODE_USAGE = `encode [flags]         build a CoAP datagram and print it as hex
     --type CON|NON|ACK|RST  --code GET|2.05|Content  --mid N|0xN  --token HEX
-    --path /a/b  --query k=v (repeatable)  --host H  --port N
+    --path /a/b (repeatable)  --query k=v (repeatable)  --host H  --port N
     --content-format N  --accept N  --observe N  --max-age N  --etag HEX (repeatable)
     --block1 NUM/M/SZX  --block2 NUM/M/SZX  --size1 N  --size2 N  --if-none-match
     --option NUMBER=HEX (repeatable)  --payload TEXT | --payload-hex HEX`;
@@ -29,7 +29,7 @@ const FLAGS = {
   code: { type: "string", default: "GET" },
   mid: { type: "string" },
   token: { type: "string", default: "" },
-  path: { type: "string" },
+  path: { type: "string", multiple: true },
   query: { type: "string", multiple: true },
   host: { type: "string" },
   port: { type: "string" },
@@ -93,7 +93,10 @@ export function encodeCommand(args: string[]): number {
   if (values.host !== undefined) add(OptionNumber.UriHost, encodeString(values.host));
   uint("port", OptionNumber.UriPort, 0xffff);
   try {
-    for (const segment of splitUriPath(values.path ?? "")) add(OptionNumber.UriPath, segment);
+    // Repeated --path flags accumulate: `--path sensors --path t1` is /sensors/t1.
+    for (const path of values.path ?? []) {
+      for (const segment of splitUriPath(path)) add(OptionNumber.UriPath, segment);
+    }
     for (const query of values.query ?? []) {
       for (const part of splitUriQuery(query)) add(OptionNumber.UriQuery, part);
     }

@@ -30,7 +30,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./us
 /** Usage text of the request commands. */
 export const REQUEST_USAGE =
   `get|put|post|delete|fetch|patch|ipatch URI [flags]   send one request, print the response
-    --payload S | --file F  --content-format N  --accept N  --query k=v (repeatable)  --non
+    --payload S | --payload @FILE | --payload - (stdin) | --file F  -o FILE (the payload's bytes)  --content-format N  --accept N  --query k=v (repeatable)  --non
     --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
     --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
@@ -72,6 +72,7 @@ const FLAGS = {
   etag: { type: "string", multiple: true },
   "block-size": { type: "string" },
   json: { type: "boolean" },
+  output: { type: "string", short: "o" },
   ...CLIENT_FLAGS,
 } as const;
 
@@ -189,12 +190,18 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
     throw new UsageError("give --payload or --file, not both");
   }
   let payload: string | Uint8Array | undefined = values.payload;
-  if (values.file !== undefined) {
+  // aiocoap's forms: `--payload @FILE` sends the file's bytes, `--payload -` standard input.
+  const file = values.file ?? (values.payload?.startsWith("@") ? values.payload.slice(1) : undefined);
+  if (file !== undefined) {
     try {
-      payload = await Deno.readFile(values.file);
+      payload = await Deno.readFile(file);
     } catch (error) {
-      throw new UsageError(`--file ${values.file}: ${(error as Error).message}`);
+      throw new UsageError(
+        `${values.file === undefined ? "--payload @" : "--file "}${file}: ${(error as Error).message}`,
+      );
     }
+  } else if (values.payload === "-") {
+    payload = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
   }
   const noResponse = values["no-response"] === undefined
     ? undefined
@@ -228,10 +235,24 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
         blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
         timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
       });
-      printResponse(response, values.json === true, performance.now() - started);
+      if (values.output !== undefined && response.isSuccess) {
+        // -o: the representation's exact bytes into the file; the code line still on stdout.
+        await writeOutput(values.output, response.payload);
+        console.log(`${response.codeString} ${response.codeName}`);
+      } else {
+        printResponse(response, values.json === true, performance.now() - started);
+      }
       return response.isSuccess ? EXIT_OK : EXIT_ERROR_RESPONSE;
     });
   } finally {
     client.close();
+  }
+}
+
+async function writeOutput(path: string, payload: Uint8Array): Promise<void> {
+  try {
+    await Deno.writeFile(path, payload);
+  } catch (error) {
+    throw new UsageError(`-o ${path}: ${(error as Error).message}`);
   }
 }
