@@ -340,3 +340,17 @@ Deno.test("a handler that calls request.acknowledge() gets its empty ACK sent at
     server.close();
   }
 });
+
+Deno.test("a CoapServer given no hostname binds dual-stack '::': reached over 127.0.0.1 and ::1", async () => {
+  const server = new CoapServer(new Site().add("x", { get: () => "x" }), { port: 0 });
+  const client = new CoapClient();
+  try {
+    assert.equal(server.address.hostname, "::");
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      assert.equal((await client.get(`coap://${host}:${server.address.port}/x`)).text(), "x");
+    }
+  } finally {
+    client.close();
+    server.close();
+  }
+});

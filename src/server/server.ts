@@ -24,7 +24,7 @@ import {
   type DtlsServerTransport,
   dtlsServerTransport,
 } from "../transport/dtls_server.ts";
-import type { Address } from "../transport/transport.ts";
+import type { Address, Transport } from "../transport/transport.ts";
 import { CoapError } from "./coap_error.ts";
 import { discoveryResource } from "./discovery.ts";
 import { CoapRequest } from "./request.ts";
@@ -86,7 +86,7 @@ export interface ServerStats {
 
 /** Options of a server; its limits (ServerLimits, limits.ts) are options too. */
 export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
-  /** Address to bind (default "0.0.0.0"; "::" for IPv6, which on Linux takes IPv4 too). */
+  /** Address to bind (default "::", which on Linux takes IPv4 too; "0.0.0.0" where IPv6 is off). */
   hostname?: string;
   /** Port to bind (default 5683; 0 picks a free one). */
   port?: number;
@@ -156,11 +156,11 @@ export class CoapServer {
     const endpointOptions = { ...options, limits: { ...SERVER_LIMITS, ...options.limits } };
     this.endpoint = options.endpoint ??
       new Endpoint(
-        udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.port ?? 5683 }),
+        bindServer(options.hostname, options.port ?? 5683),
         endpointOptions,
       );
     if (options.dtls) {
-      const udp = udpTransport({ hostname: options.hostname ?? "0.0.0.0", port: options.dtls.port ?? 5684 });
+      const udp = bindServer(options.hostname, options.dtls.port ?? 5684);
       try {
         this.dtls = dtlsServerTransport(udp, options.dtls);
       } catch (error) {
@@ -454,4 +454,15 @@ function handlerFor(resource: Resource | undefined, code: number): Handler | Coa
   const name = HANDLER_NAMES[code];
   const handler = name === undefined ? undefined : resource[name];
   return typeof handler === "function" ? handler : new CoapError(Code.MethodNotAllowed);
+}
+
+/** A server socket: dual-stack "::" unless a hostname is given, IPv4 only on a host without IPv6. */
+function bindServer(hostname: string | undefined, port: number): Transport {
+  if (hostname !== undefined) return udpTransport({ hostname, port });
+  try {
+    return udpTransport({ hostname: "::", port });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw error;
+    return udpTransport({ hostname: "0.0.0.0", port });
+  }
 }
