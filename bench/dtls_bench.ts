@@ -18,7 +18,7 @@ import {
   dtlsClientTransport,
   udpTransport,
 } from "../src/mod.ts";
-import { freeUdpPort, hasCommand, waitForCoap } from "../tests/_peers.ts";
+import { freeCoapsPortPair, hasCommand, waitForCoap } from "../tests/_peers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -99,7 +99,7 @@ function libcoap(command: string): Target {
     path: "time",
     missing: hasCommand(command) ? undefined : `${command} not installed (apt package libcoap3-bin)`,
     async start() {
-      const port = freeUdpPort();
+      const port = freeCoapsPortPair() - 1; // coap:// here, coaps:// on port + 1
       const child = new Deno.Command(command, {
         args: ["-k", SECRET, "-p", `${port}`, "-A", "127.0.0.1"],
         stdout: "null",

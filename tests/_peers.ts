@@ -30,13 +30,35 @@ export function freeUdpPort(): number {
   return port;
 }
 
-/** Runs a command to completion, killing it after `timeoutMs`. */
+/**
+ * Two adjacent UDP ports Q-1 and Q that were free a moment ago on 127.0.0.1; returns Q. libcoap's servers
+ * serve coap:// on their `-p` port and coaps:// on the next one.
+ */
+export function freeCoapsPortPair(): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const port = (first.addr as Deno.NetAddr).port;
+    try {
+      const second = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: port + 1 });
+      second.close();
+      return port + 1;
+    } catch {
+      // taken: try another
+    } finally {
+      first.close();
+    }
+  }
+  throw new Error("no two adjacent free UDP ports");
+}
+
+/** Runs a command to completion (with `env` added to its environment), killing it after `timeoutMs`. */
 export async function runCommand(
   command: string,
   args: string[],
   timeoutMs = 10_000,
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
     const output = await child.output();

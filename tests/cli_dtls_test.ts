@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { runCli, spawnCli } from "./_cli.ts";
 import {
+  freeCoapsPortPair,
   freeUdpPort,
   hasCommand,
   needs,
@@ -84,7 +85,7 @@ Deno.test(
     "coap-server-openssl",
   ], "libcoap3-bin"),
   async () => {
-    const coapsPort = freeUdpPort();
+    const coapsPort = freeCoapsPortPair();
     const server = startProcess("coap-server-openssl", [
       "-k",
       "secret",

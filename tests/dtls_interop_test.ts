@@ -11,7 +11,7 @@ import {
   udpTransport,
 } from "../src/mod.ts";
 import { demoSite } from "../src/demo/demo_site.ts";
-import { needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
+import { freeCoapsPortPair, needs, runCommand, startProcess, waitForCoap } from "./_peers.ts";
 
 const LIBCOAP = "libcoap3-bin";
 const KEY = new TextEncoder().encode("secret");
@@ -44,38 +44,7 @@ function ourServer(dtls: DtlsServerOptions = { psk: KEY }, driftEvery?: number) 
 
 /** A libcoap client with a bounded wait (-B) and a hard kill after 15 s. */
 function libcoapClient(command: string, args: string[], env?: Record<string, string>) {
-  if (!env) return runCommand(command, ["-B", "4", ...args], 15_000);
-  return runWithEnv(command, ["-B", "4", ...args], env, 15_000);
-}
-
-async function runWithEnv(command: string, args: string[], env: Record<string, string>, timeoutMs: number) {
-  const child = new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    const output = await child.output();
-    const text = new TextDecoder();
-    return { code: output.code, stdout: text.decode(output.stdout), stderr: text.decode(output.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Two adjacent free UDP ports Q-1, Q on 127.0.0.1: libcoap's server puts coaps on its -p port + 1. */
-function freePortPair(): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-    const port = (first.addr as Deno.NetAddr).port;
-    try {
-      const second = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: port + 1 });
-      second.close();
-      return port + 1;
-    } catch {
-      // taken: try another
-    } finally {
-      first.close();
-    }
-  }
-  throw new Error("no two adjacent free UDP ports");
+  return runCommand(command, ["-B", "4", ...args], 15_000, env);
 }
 
 /** Runs `test` with a libcoap server whose coaps port is `port`; `args` are its credentials. */
@@ -84,7 +53,7 @@ async function withLibcoapServer(
   args: string[],
   test: (port: number) => Promise<void>,
 ): Promise<void> {
-  const port = freePortPair();
+  const port = freeCoapsPortPair();
   const peer = startProcess(command, ["-A", "127.0.0.1", "-p", String(port - 1), ...args]);
   try {
     await waitForCoap(port - 1); // it serves coap:// on port - 1 as well: up when that answers

@@ -106,7 +106,7 @@ export class DtlsContext {
         (pointer) => lib.SSL_CTX_set_psk_server_callback(ctx, pointer),
       );
       if (credentials.pskHint !== undefined) {
-        check(lib, lib.SSL_CTX_use_psk_identity_hint(ctx, cString(credentials.pskHint)), "PSK hint");
+        check(lib, lib.SSL_CTX_use_psk_identity_hint(ctx, cString(credentials.pskHint)), "PSK hint", context);
       }
     }
     if (credentials.cert || credentials.key) {

@@ -3,6 +3,7 @@
  * socket. The transport around it decides where datagrams come from and go.
  * @module
  */
+import type { Clock, TimerHandle } from "../endpoint/clock.ts";
 import type { DtlsContext } from "./context.ts";
 import { cString, Ctrl, type OpenSsl, readCString, SslError, takeError } from "./libssl.ts";
 
@@ -188,9 +189,7 @@ export class DtlsSession {
       const length = lib.i2d_SSL_SESSION(session, null);
       if (length <= 0) return undefined;
       const der = new Uint8Array(length);
-      // i2d advances the pointer it is given: hand it a pointer to a copy of der's address.
-      const cursor = new BigUint64Array([BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(der)))]);
-      lib.i2d_SSL_SESSION(session, Deno.UnsafePointer.of(cursor));
+      lib.i2d_SSL_SESSION(session, cursorAt(der));
       return der;
     } finally {
       lib.SSL_SESSION_free(session);
@@ -258,8 +257,7 @@ export class DtlsSession {
   #resume(der: Uint8Array): void {
     const lib = this.#lib;
     const copy = new Uint8Array(der);
-    const cursor = new BigUint64Array([BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(copy)))]);
-    const session = lib.d2i_SSL_SESSION(null, Deno.UnsafePointer.of(cursor), BigInt(copy.length));
+    const session = lib.d2i_SSL_SESSION(null, cursorAt(copy), BigInt(copy.length));
     if (session === null) {
       takeError(lib); // A stale or foreign file: a full handshake instead.
       return;
@@ -267,4 +265,31 @@ export class DtlsSession {
     lib.SSL_set_session(this.ssl, session);
     lib.SSL_SESSION_free(session);
   }
+}
+
+/** i2d/d2i advance the pointer they are given: a pointer to a pointer at `bytes`, theirs to move. */
+function cursorAt(bytes: Uint8Array<ArrayBuffer>): Deno.PointerObject {
+  return Deno.UnsafePointer.of(
+    new BigUint64Array([BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)))]),
+  )!;
+}
+
+/**
+ * The one timer a handshaking session needs: at OpenSSL's next flight retransmission (which it then sends
+ * through `retransmitted`, before `rearm`) or at `deadline`, whichever comes first.
+ */
+export function handshakeTimer(
+  clock: Clock,
+  session: DtlsSession,
+  deadline: number,
+  handlers: { expired(): void; retransmitted(datagrams: Uint8Array[]): void; rearm(): void },
+): TimerHandle {
+  const retransmit = session.retransmitIn();
+  const at = Math.min(deadline, retransmit === undefined ? Infinity : clock.now() + retransmit);
+  return clock.setTimer(() => {
+    if (clock.now() >= deadline) return handlers.expired();
+    session.handleTimeout();
+    handlers.retransmitted(session.takeDatagrams());
+    handlers.rearm();
+  }, Math.max(0, at - clock.now()));
 }

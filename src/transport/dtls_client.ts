@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { type Clock, realClock, type TimerHandle } from "../endpoint/clock.ts";
 import { type ContextTuning, type DtlsClientCredentials, DtlsContext } from "../dtls/context.ts";
 import { records } from "../dtls/records.ts";
-import { DtlsError, DtlsSession } from "../dtls/session.ts";
+import { DtlsError, DtlsSession, handshakeTimer } from "../dtls/session.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "./transport.ts";
 
 /** Where resumable sessions are kept between connections (a Map, or a file: see session_file.ts). */
@@ -142,15 +142,11 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
     clock.cancel(connection.timer);
     const session = connection.session;
     if (session.state !== "handshaking") return;
-    const deadline = connection.startedAt + handshakeTimeout;
-    const retransmit = session.retransmitIn();
-    const at = Math.min(deadline, retransmit === undefined ? Infinity : clock.now() + retransmit);
-    connection.timer = clock.setTimer(() => {
-      if (clock.now() >= deadline) return drop(connection, failure(connection));
-      session.handleTimeout();
-      transmit(session.takeDatagrams(), connection.address);
-      arm(connection);
-    }, Math.max(0, at - clock.now()));
+    connection.timer = handshakeTimer(clock, session, connection.startedAt + handshakeTimeout, {
+      expired: () => drop(connection, failure(connection)),
+      retransmitted: (datagrams) => transmit(datagrams, connection.address),
+      rearm: () => arm(connection),
+    });
   };
 
   const advance = (connection: Connection, step: () => Uint8Array[]) => {
@@ -236,7 +232,11 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
           const connection = connections.get(addressKey(datagram.address));
           if (!connection) continue; // Not a server we talk to.
           connection.heardFromServer = true;
-          if (records(datagram.data).some((record) => record.name === "ServerHello")) {
+          // Only a handshake's failure message needs it: established sessions skip the record walk.
+          if (
+            !connection.sawServerHello && isHandshaking(connection.session) &&
+            records(datagram.data).some((record) => record.name === "ServerHello")
+          ) {
             connection.sawServerHello = true;
           }
           advance(connection, () => connection.session.receive(datagram.data, connection.key));

@@ -7,7 +7,7 @@
 import { type Clock, realClock, type TimerHandle } from "../endpoint/clock.ts";
 import { type ContextTuning, DtlsContext, type DtlsServerCredentials } from "../dtls/context.ts";
 import { startsWithClientHello } from "../dtls/records.ts";
-import { DtlsSession } from "../dtls/session.ts";
+import { DtlsSession, handshakeTimer } from "../dtls/session.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "./transport.ts";
 
 /** Bounds on what a DTLS server holds; each has a default. */
@@ -156,15 +156,11 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
       return;
     }
     clock.cancel(association.timer);
-    const deadline = association.startedAt + limits.handshakeTimeout;
-    const retransmit = session.retransmitIn();
-    const at = Math.min(deadline, retransmit === undefined ? Infinity : clock.now() + retransmit);
-    association.timer = clock.setTimer(() => {
-      if (clock.now() >= deadline) return close(association, "handshake timed out");
-      session.handleTimeout();
-      transmit(session.takeDatagrams(), association.address);
-      arm(association);
-    }, Math.max(0, at - clock.now()));
+    association.timer = handshakeTimer(clock, session, association.startedAt + limits.handshakeTimeout, {
+      expired: () => close(association, "handshake timed out"),
+      retransmitted: (datagrams) => transmit(datagrams, association.address),
+      rearm: () => arm(association),
+    });
   };
 
   const advance = (association: Association, step: () => Uint8Array[]) => {
@@ -246,11 +242,10 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
     options.onDatagram?.("in", datagram, udp.local);
     const key = addressKey(datagram.address);
     const association = associations.get(key);
-    if (
-      association && !(association.session.state === "established" && startsWithClientHello(datagram.data))
-    ) {
+    const hello = startsWithClientHello(datagram.data);
+    if (association && !(hello && association.session.state === "established")) {
       advance(association, () => association.session.receive(datagram.data, key));
-    } else if (startsWithClientHello(datagram.data)) {
+    } else if (hello) {
       admit(datagram, key, association);
     } // Anything else from an unknown address is dropped: no state, no answer.
   };
