@@ -55,8 +55,11 @@ const METHOD_CODES: Record<Method, number> = {
 export interface RequestOptions {
   /** Default GET. */
   method?: Method;
+  /** The request body; a string is sent as UTF-8. */
   payload?: string | Uint8Array;
+  /** Content-Format of the payload (RFC 7252 §5.10.3), e.g. ContentFormat.TextPlain. */
   contentFormat?: number;
+  /** Accept: the Content-Format wanted in the response (RFC 7252 §5.10.4). */
   accept?: number;
   /**
    * If-Match values (RFC 7252 §5.10.8.1): perform the request only if the resource's ETag is one of them; an
@@ -155,6 +158,7 @@ export class CoapClient {
   readonly #chosen = new Map<string, Promise<Address | undefined>>();
   #closed = false;
 
+  /** A client with no sockets yet: each address family (and coaps://) gets its own endpoint on first use. */
   constructor(options: ClientOptions = {}) {
     this.#options = options;
     this.#tokenLength = options.tokenLength ?? 4;

@@ -63,6 +63,7 @@ export interface EndpointOptions {
 export interface EndpointStats {
   /** Peer table entries in use, and of those pinned (CONs in flight, holds, live strict dedup entries). */
   peers: number;
+  /** Of those, the entries pinned by CONs in flight, holds or live strict dedup entries. */
   pinnedPeers: number;
   /** Strict dedup entries in use. */
   strictEntries: number;
@@ -120,6 +121,7 @@ export class Endpoint {
   readonly #onNonReset: ((() => void) | undefined)[] = [];
   #closed = false;
 
+  /** An endpoint on `transport`, which it listens on from now until close(). */
   constructor(transport: Transport, options: EndpointOptions = {}) {
     this.parameters = resolveParameters(options.parameters);
     this.#transport = transport;
