@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guard rails that run before the tests (`deno task check`, and .ci/run): lint, format, type-check every
-# entry point, and run every JSDoc example in src/ as a doc test. Each step prints "== NAME" and, when it
-# fails, "FAILED: NAME"; every step runs even after a failure, so one run shows all there is to fix.
+# entry point, run every JSDoc example in src/ as a doc test, and lint the documentation of the public API.
+# Each step prints "== NAME" and, when it fails, "FAILED: NAME"; every step runs even after a failure, so one
+# run shows all there is to fix.
 # Exits 1 when any step failed. Needs node_modules (npm ci), not the test suite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +40,14 @@ step "deno check" "$deno" check main.ts src/ bench/ examples/ firmware/build.ts 
 # Fenced ```ts blocks in JSDoc are type-checked and run, each as its own test with Deno's sanitizers, so an
 # example that leaves a socket or timer open fails.
 step "deno test --doc src/" "$deno" test -A --doc src/
+# The library's public face, as JSR and `deno doc` show it: every symbol mod.ts exports has JSDoc and an
+# explicit type, and every type such a symbol mentions is exported too.
+step "deno doc --lint src/mod.ts" "$deno" doc --lint src/mod.ts
 
 if [ ${#failed[@]} -eq 0 ]; then
   echo "checks: all passed"
   exit 0
 fi
 summary=$(printf '%s; ' "${failed[@]}")
-echo "checks: ${#failed[@]} of 4 failed (${summary%; })"
+echo "checks: ${#failed[@]} of 5 failed (${summary%; })"
 exit 1

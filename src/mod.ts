@@ -81,7 +81,7 @@ export type {
   Peer,
 } from "./endpoint/endpoint.ts";
 export { ResetError, TimeoutError } from "./endpoint/errors.ts";
-export { type Clock, realClock, VirtualClock } from "./endpoint/clock.ts";
+export { type Clock, realClock, type TimerHandle, VirtualClock } from "./endpoint/clock.ts";
 export {
   DEFAULT_PARAMETERS,
   exchangeLifetime,
@@ -117,6 +117,7 @@ export { conditionalAnswer } from "./server/conditional.ts";
 export { discoveryResource, wellKnownCore } from "./server/discovery.ts";
 export { CoapServer, type RequestLogEntry, type ServerOptions, type ServerStats } from "./server/server.ts";
 export type { ServerLimitOptions, ServerLimits } from "./server/limits.ts";
+export type { AmplificationLimits } from "./server/amplification.ts";
 export { Observation, type ObservationEvent } from "./client/observation.ts";
 export { BlockwiseError, type TransferLimit, TransferLimitError } from "./client/transfer_errors.ts";
 export { DEFAULT_MAX_BODY_SIZE, DEFAULT_TRANSFER_TIMEOUT_MS } from "./client/block2_completion.ts";
@@ -141,4 +142,9 @@ export {
 } from "./transport/dtls_client.ts";
 export { DtlsError } from "./dtls/session.ts";
 export { sessionFile } from "./dtls/session_file.ts";
-export type { DtlsClientCredentials, DtlsServerCredentials } from "./dtls/context.ts";
+export type {
+  CertificateFiles,
+  ContextTuning,
+  DtlsClientCredentials,
+  DtlsServerCredentials,
+} from "./dtls/context.ts";

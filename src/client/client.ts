@@ -20,7 +20,7 @@ import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
 import { udpTransport, wildcardFor } from "../transport/udp.ts";
-import type { Transport } from "../transport/transport.ts";
+import { type Address, addressKey, type Transport } from "../transport/transport.ts";
 import {
   type DtlsClientOptions,
   type DtlsClientTransport,
@@ -55,8 +55,11 @@ const METHOD_CODES: Record<Method, number> = {
 export interface RequestOptions {
   /** Default GET. */
   method?: Method;
+  /** The request body; a string is sent as UTF-8. */
   payload?: string | Uint8Array;
+  /** Content-Format of the payload (RFC 7252 §5.10.3), e.g. ContentFormat.TextPlain. */
   contentFormat?: number;
+  /** Accept: the Content-Format wanted in the response (RFC 7252 §5.10.4). */
   accept?: number;
   /**
    * If-Match values (RFC 7252 §5.10.8.1): perform the request only if the resource's ETag is one of them; an
@@ -151,8 +154,11 @@ export class CoapClient {
   readonly #pending = new Map<string, Pending>();
   /** Observations still running, which close() ends (their re-registration timers would outlive it). */
   readonly #observations = new Set<Observation>();
+  /** The address each multi-address target was found to answer on (see #resolve), by scheme and addresses. */
+  readonly #chosen = new Map<string, Promise<Address | undefined>>();
   #closed = false;
 
+  /** A client with no sockets yet: each address family (and coaps://) gets its own endpoint on first use. */
   constructor(options: ClientOptions = {}) {
     this.#options = options;
     this.#tokenLength = options.tokenLength ?? 4;
@@ -193,7 +199,7 @@ export class CoapClient {
     if (ALL_RESPONSE_CLASSES.every((responseClass) => options.noResponse?.includes(responseClass))) {
       throw new RangeError("noResponse declines every response: send() is the call that expects none");
     }
-    const target = await resolveCoapUri(uri);
+    const target = await this.#resolve(uri, options.timeout);
     const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const szx = blockSzx(options.blockSize);
@@ -250,7 +256,7 @@ export class CoapClient {
    * ```
    */
   async send(uri: string | URL, options: SendOptions = {}): Promise<void> {
-    const target = await resolveCoapUri(uri);
+    const target = await this.#resolve(uri);
     const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const payload = typeof options.payload === "string"
@@ -296,7 +302,7 @@ export class CoapClient {
     uri: string | URL,
     options: Omit<RequestOptions, "method" | "payload"> = {},
   ): Promise<Observation> {
-    const target = await resolveCoapUri(uri);
+    const target = await this.#resolve(uri, options.timeout);
     const endpoint = await this.#endpointFor(target);
     const peer = endpoint.peer(target.address);
     const register: Outgoing = {
@@ -472,6 +478,52 @@ export class CoapClient {
     for (const endpoint of this.#endpoints.values()) endpoint.close();
     this.#endpoints.clear();
     this.#dtls.clear();
+  }
+
+  /**
+   * Resolves a URI to the address the request goes to. A host with several addresses (a name: "localhost"
+   * is 127.0.0.1 and ::1) is probed on all at once, and the first to answer is used, and kept for later
+   * requests of this client: for coap:// with a CoAP ping (RFC 7252 §4.3), for coaps:// with the DTLS
+   * handshake. Neither runs a handler, so a request is only ever sent to one address. When no address
+   * answers within ACK_TIMEOUT (or `timeout`), coap:// sends to the first address as if it had not
+   * probed (and fails there as it would have), coaps:// fails with the first address's DtlsError.
+   */
+  async #resolve(uri: string | URL, timeout?: number): Promise<RequestTarget> {
+    const target = await resolveCoapUri(uri);
+    if (target.addresses.length < 2) return target;
+    const key = `${target.secure ? "coaps" : "coap"} ${target.addresses.map(addressKey).join(" ")}`;
+    let chosen = this.#chosen.get(key);
+    if (chosen === undefined) {
+      chosen = this.#choose(target, timeout);
+      this.#chosen.set(key, chosen);
+      // Nothing answered, or the handshakes failed: the next request probes again.
+      const forget = () => void this.#chosen.delete(key);
+      chosen.then((address) => address === undefined && forget(), forget);
+    }
+    const address = await chosen;
+    return address === undefined ? target : { ...target, address };
+  }
+
+  /** The first of a target's addresses to answer (see #resolve); undefined when no coap:// one does. */
+  async #choose(target: RequestTarget, timeout?: number): Promise<Address | undefined> {
+    const done = new AbortController();
+    const probes = target.addresses.map(async (address) => {
+      const endpoint = await this.#endpointFor({ ...target, address }); // coaps://: the handshake
+      if (target.secure) return address;
+      const deadline = Math.min(timeout ?? Infinity, endpoint.parameters.ackTimeout);
+      if (await endpoint.ping(endpoint.peer(address), { timeout: deadline, signal: done.signal })) {
+        return address;
+      }
+      throw new Error(`no answer to a CoAP ping from ${addressKey(address)}`);
+    });
+    try {
+      return await Promise.any(probes);
+    } catch (error) {
+      if (target.secure) throw (error as AggregateError).errors[0];
+      return undefined;
+    } finally {
+      done.abort(); // the pings still out are answered by now, or no longer needed
+    }
   }
 
   /** The endpoint for a target; for coaps://, once its DTLS session is up (DtlsError if it fails). */

@@ -103,6 +103,7 @@ export class Observation implements AsyncIterable<CoapResponse> {
   /** The block-wise completion under way, which a newer notification aborts. */
   #completion: AbortController | undefined;
 
+  /** An observation from its first response; `hooks` are how it reaches the client that made it. */
   constructor(response: CoapResponse, hooks: ObservationHooks) {
     this.response = response;
     this.#hooks = hooks;
@@ -162,6 +163,7 @@ export class Observation implements AsyncIterable<CoapResponse> {
     await this.#hooks.deregister();
   }
 
+  /** The notifications as they come; leaving the loop cancels the observation. */
   [Symbol.asyncIterator](): AsyncIterator<CoapResponse> {
     return {
       next: () => {

@@ -23,6 +23,7 @@ import type { Address } from "../transport/transport.ts";
  * ```
  */
 export class CoapResponse {
+  /** A response: the message as received, and the address it came from. */
   constructor(readonly message: Message, readonly peer: Address) {}
 
   /** The code as a number (class << 5 | detail). */
@@ -55,6 +56,7 @@ export class CoapResponse {
     return isServerError(this.message.code);
   }
 
+  /** The payload bytes (after Block2 reassembly, the whole body). */
   get payload(): Uint8Array {
     return this.message.payload;
   }

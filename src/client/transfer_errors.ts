@@ -20,6 +20,7 @@ export type TransferLimit = "maxBodySize" | "transferTimeout";
  * ```
  */
 export class TransferLimitError extends Error {
+  /** The error's name, as logs and stack traces show it. */
   override name = "TransferLimitError";
 
   /**
@@ -54,5 +55,6 @@ export class TransferLimitError extends Error {
  * ```
  */
 export class BlockwiseError extends Error {
+  /** The error's name, as logs and stack traces show it. */
   override name = "BlockwiseError";
 }

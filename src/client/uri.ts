@@ -1,7 +1,8 @@
 /**
- * coap:// URIs to a destination address and Uri-* options (RFC 7252 §6.4).
+ * coap:// URIs to destination addresses and Uri-* options (RFC 7252 §6.4).
  * @module
  */
+import { lookup } from "node:dns/promises";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { encodeString, splitUriPath, splitUriQuery } from "../message/option_value.ts";
@@ -14,7 +15,14 @@ export const COAPS_PORT = 5684;
 
 /** Where a request goes and the options that name the resource. */
 export interface RequestTarget {
+  /** The first of `addresses`: where the request goes when no other is known to answer. */
   readonly address: Address;
+  /**
+   * Every address the host stands for, in the resolver's order (one for an IP literal). The client
+   * sends to the first that answers a CoAP ping (RFC 7252 §4.3), as coap-client tries each in turn.
+   */
+  readonly addresses: readonly Address[];
+  /** Uri-Host (names only), Uri-Path and Uri-Query, in option order. */
   readonly options: CoapOption[];
   /** True for coaps://: the request goes over DTLS (RFC 7252 §6.2). */
   readonly secure: boolean;
@@ -78,15 +86,18 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
 }
 
 /**
- * Parses a coap:// URI and resolves its host. Names other than "localhost"
- * are resolved with DNS and sent as Uri-Host; IP literals are not (§6.4 step 5).
- * Throws URIError for what is not a usable coap URI.
+ * Parses a coap:// URI and resolves its host to all its addresses: IP literals stand for themselves and
+ * are not sent as Uri-Host (§6.4 step 5); "localhost" and names under it are ::1 and 127.0.0.1 (RFC 6761
+ * §6.3), whatever /etc/hosts says; other names go to the system resolver (getaddrinfo: /etc/hosts, then
+ * DNS, in the system's order of preference) and are sent as Uri-Host.
+ * Throws URIError for what is not a usable coap URI, or a name that does not resolve.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { OptionNumber, resolveCoapUri } from "../mod.ts";
- * const { address, options } = await resolveCoapUri("coap://localhost:61616/temperature?unit=c");
- * assert.deepEqual(address, { hostname: "127.0.0.1", port: 61616 });
+ * const { address, addresses, options } = await resolveCoapUri("coap://localhost:61616/temperature?unit=c");
+ * assert.deepEqual(addresses, [{ hostname: "127.0.0.1", port: 61616 }, { hostname: "::1", port: 61616 }]);
+ * assert.deepEqual(address, addresses[0]);
  * // A name, unlike an IP literal, is also sent as Uri-Host.
  * assert.deepEqual(
  *   options.map((option) => option.number),
@@ -96,18 +107,32 @@ export function parseCoapUri(uri: string | URL): ParsedCoapUri {
  */
 export async function resolveCoapUri(uri: string | URL): Promise<RequestTarget> {
   const { host, isLiteral, port, secure, options } = parseCoapUri(uri);
-  const hostname = isLiteral ? host : host === "localhost" ? "127.0.0.1" : await lookup(host);
-  return { address: { hostname, port }, options, secure };
+  const hostnames = isLiteral ? [host] : await resolveHost(host);
+  const addresses = hostnames.map((hostname) => ({ hostname, port }));
+  return { address: addresses[0], addresses, options, secure };
 }
 
-async function lookup(host: string): Promise<string> {
-  for (const type of ["A", "AAAA"] as const) {
-    try {
-      const [first] = await Deno.resolveDns(host, type);
-      if (first !== undefined) return first;
-    } catch {
-      // try the next record type
-    }
+/**
+ * RFC 6761 §6.3: localhost names are loopback in both families. IPv4 first, which is where these
+ * names went before they meant both, so a request nobody answers goes where it always did.
+ */
+const LOOPBACK = ["127.0.0.1", "::1"];
+
+/**
+ * The addresses a host name stands for. getaddrinfo (node:dns lookup) rather than Deno.resolveDns:
+ * it reads /etc/hosts and follows the system's resolver configuration and address order, as
+ * coap-client does; resolveDns asks DNS servers only.
+ */
+async function resolveHost(host: string): Promise<string[]> {
+  const name = host.toLowerCase().replace(/\.$/, "");
+  if (name === "localhost" || name.endsWith(".localhost")) return [...LOOPBACK];
+  let found: { address: string }[];
+  try {
+    found = await lookup(name, { all: true, verbatim: true });
+  } catch {
+    throw new URIError(`cannot resolve host "${host}"`);
   }
-  throw new URIError(`cannot resolve host "${host}"`);
+  const unique = [...new Set(found.map(({ address }) => address))];
+  if (unique.length === 0) throw new URIError(`cannot resolve host "${host}"`);
+  return unique;
 }

@@ -15,6 +15,7 @@ const TIMEVAL = new BigInt64Array(2);
 
 /** A failed DTLS session: `reason` is OpenSSL's, or the peer's alert. */
 export class DtlsError extends Error {
+  /** The error's name, as logs and stack traces show it. */
   override name = "DtlsError";
 }
 

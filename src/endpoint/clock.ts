@@ -55,6 +55,7 @@ export class VirtualClock implements Clock {
     return handle;
   }
 
+  /** Cancels a timer from setTimer(); a fired or cancelled one is ignored. */
   cancel(handle: TimerHandle): void {
     this.#timers.delete(handle as number);
   }

@@ -22,6 +22,7 @@ import {
   type TransmissionParameters,
 } from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
+import { ResetError, TimeoutError } from "./errors.ts";
 import { Replies } from "./replies.ts";
 import type { TraceEvent } from "./trace.ts";
 
@@ -62,6 +63,7 @@ export interface EndpointOptions {
 export interface EndpointStats {
   /** Peer table entries in use, and of those pinned (CONs in flight, holds, live strict dedup entries). */
   peers: number;
+  /** Of those, the entries pinned by CONs in flight, holds or live strict dedup entries. */
   pinnedPeers: number;
   /** Strict dedup entries in use. */
   strictEntries: number;
@@ -119,6 +121,7 @@ export class Endpoint {
   readonly #onNonReset: ((() => void) | undefined)[] = [];
   #closed = false;
 
+  /** An endpoint on `transport`, which it listens on from now until close(). */
   constructor(transport: Transport, options: EndpointOptions = {}) {
     this.parameters = resolveParameters(options.parameters);
     this.#transport = transport;
@@ -218,6 +221,39 @@ export class Endpoint {
   /** Stops retransmitting a CON nobody waits for any more; its promise rejects with `reason`. */
   cancel(exchange: Exchange, reason: Error): void {
     this.#confirmables.cancel(exchange, reason);
+  }
+
+  /**
+   * CoAP ping (RFC 7252 §4.3): sends an empty CON, which a CoAP endpoint answers with RST and no
+   * handler sees. Resolves true when the peer answers within `timeout` ms (default ACK_TIMEOUT), false
+   * when it does not or `signal` aborts first; the CON is then no longer retransmitted.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Endpoint, MemoryLink, VirtualClock } from "../mod.ts";
+   * const clock = new VirtualClock();
+   * const link = new MemoryLink(clock);
+   * const client = new Endpoint(link.attach({ hostname: "10.0.0.1", port: 40000 }), { clock });
+   * const server = new Endpoint(link.attach({ hostname: "10.0.0.2", port: 5683 }), { clock });
+   * const alive = client.ping(client.peer(server.local));
+   * const silent = client.ping(client.peer({ hostname: "10.0.0.3", port: 5683 }));
+   * await clock.advance(client.parameters.ackTimeout);
+   * assert.deepEqual([await alive, await silent], [true, false]);
+   * client.close();
+   * server.close();
+   * ```
+   */
+  ping(peer: Peer, options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    const exchange = this.#confirmables.send({ code: 0, token: EMPTY, options: [], payload: EMPTY }, peer);
+    const giveUp = () => this.#confirmables.cancel(exchange, new TimeoutError("ping unanswered"));
+    const timer = this.#clock.setTimer(giveUp, options.timeout ?? this.parameters.ackTimeout);
+    options.signal?.addEventListener("abort", giveUp, { once: true });
+    if (options.signal?.aborted) giveUp();
+    // An RST is the answer a ping asks for; an (improper) empty ACK shows just as well that someone is there.
+    return exchange.acknowledged.then(() => true, (error) => error instanceof ResetError).finally(() => {
+      this.#clock.cancel(timer);
+      options.signal?.removeEventListener("abort", giveUp);
+    });
   }
 
   /**

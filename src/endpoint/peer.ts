@@ -10,6 +10,7 @@ import type { Address } from "../transport/transport.ts";
 export interface Peer {
   /** The core's peer-table entry it had when made (-1 when the table was full). */
   readonly id: number;
+  /** Where the peer is. */
   readonly address: Address;
   /** "host:port": the key the request layer matches tokens under. */
   readonly key: string;
@@ -20,7 +21,9 @@ export type Outgoing = Omit<Message, "type" | "messageId">;
 
 /** A CON or NON that arrived and is not a duplicate, or a piggybacked response. */
 export interface Inbound {
+  /** The message, without its Message ID mattering to the request layer. */
   readonly message: Message;
+  /** Who sent it. */
   readonly peer: Peer;
   /** Where the answer is kept for duplicates (RFC 7252 §4.5); -1 when it is not kept. */
   readonly handle: number;

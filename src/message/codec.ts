@@ -45,7 +45,9 @@ const REASONS: Record<number, FormatErrorReason> = {
 
 /** A message format error: `reason` says what, `offset` the byte where it was found. */
 export class CoapFormatError extends Error {
+  /** The error's name, as logs and stack traces show it. */
   override name = "CoapFormatError";
+  /** An error of kind `reason` at byte `offset`, described by `message`. */
   constructor(readonly reason: FormatErrorReason, readonly offset: number, message: string) {
     super(message);
   }

@@ -8,7 +8,9 @@ import { decodeString, decodeUint, joinUriPath, joinUriQuery } from "./option_va
 
 /** One option: its number and raw value. */
 export interface CoapOption {
+  /** The option number (RFC 7252 §5.10, the IANA CoAP Option Numbers registry). */
   readonly number: number;
+  /** The raw value bytes, as on the wire. */
   readonly value: Uint8Array;
 }
 
@@ -17,6 +19,7 @@ export interface CoapOption {
  * encoded: ascending by number, repeated options in their given order.
  */
 export interface Message {
+  /** CON, NON, ACK or RST (RFC 7252 §4). */
   type: Type;
   /** Method or response code; see `Code`. */
   code: number;
@@ -24,7 +27,9 @@ export interface Message {
   messageId: number;
   /** 0-8 bytes: the request layer's request/response matching. */
   token: Uint8Array;
+  /** The options, ascending by number (repeated ones in their given order). */
   options: CoapOption[];
+  /** The payload; empty when there is none (no payload marker is sent). */
   payload: Uint8Array;
 }
 

@@ -40,11 +40,17 @@ export type OptionFormat = "empty" | "opaque" | "uint" | "string";
 
 /** What the registry knows of an option. */
 export interface OptionInfo {
+  /** The option number. */
   readonly number: number;
+  /** The registry's name, e.g. "Uri-Path". */
   readonly name: string;
+  /** How the value is formatted (RFC 7252 §3.2). */
   readonly format: OptionFormat;
+  /** Shortest allowed value, in bytes. */
   readonly minLength: number;
+  /** Longest allowed value, in bytes. */
   readonly maxLength: number;
+  /** Whether the option may occur more than once. */
   readonly repeatable: boolean;
 }
 

@@ -22,7 +22,9 @@ import { codeName, codeString } from "../message/code.ts";
  * ```
  */
 export class CoapError extends Error {
+  /** The error's name, as logs and stack traces show it. */
   override name = "CoapError";
+  /** An error answered with response code `code` (e.g. Code.NotFound) and `diagnostic` as its payload. */
   constructor(readonly code: number, readonly diagnostic = "") {
     super(`${codeString(code)} ${codeName(code)}${diagnostic ? `: ${diagnostic}` : ""}`);
   }

@@ -9,11 +9,13 @@ import type { Resource } from "./resource.ts";
 
 /** How often a notification is Confirmable: every Nth (the lab's pattern is 5); 1 = all CON, 0 = all NON. */
 export interface NotifyPolicy {
+  /** Every Nth notification is sent as a CON; 1 = all, 0 = none. */
   conEvery: number;
 }
 
 /** A resource whose state changes are pushed to observers. */
 export interface ObservableResource extends Resource {
+  /** Marks the resource as observable (RFC 7641); isObservable() tests for it. */
   readonly obs: true;
   /** Confirmable-notification policy for this resource. */
   readonly notify: NotifyPolicy;

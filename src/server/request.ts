@@ -87,14 +87,17 @@ export class CoapRequest {
     return this.message.type === Type.CON;
   }
 
+  /** The request body (after Block1 reassembly, the whole body). */
   get payload(): Uint8Array {
     return this.message.payload;
   }
 
+  /** The request's Content-Format option, if any. */
   get contentFormat(): number | undefined {
     return getUintOption(this.message, OptionNumber.ContentFormat);
   }
 
+  /** The request's Accept option, if any. */
   get accept(): number | undefined {
     return getUintOption(this.message, OptionNumber.Accept);
   }

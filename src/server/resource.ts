@@ -10,10 +10,13 @@ import type { CoapRequest } from "./request.ts";
 export interface ResponseInit {
   /** Default: 2.05 for GET/FETCH, 2.04 for PUT/POST/PATCH, 2.02 for DELETE. */
   code?: number;
+  /** The response body; a string is sent as UTF-8. */
   payload?: string | Uint8Array;
+  /** Content-Format of the payload (RFC 7252 §5.10.3). */
   contentFormat?: number;
   /** Max-Age in seconds (RFC 7252 §5.10.5; 60 when absent). */
   maxAge?: number;
+  /** ETag of the representation (RFC 7252 §5.10.6). */
   etag?: Uint8Array;
   /** Location-Path of a created resource, "/a/b". */
   locationPath?: string;
@@ -34,12 +37,19 @@ export type Handler = (request: CoapRequest) => HandlerResult | Promise<HandlerR
 
 /** A resource: any of the method handlers, and its link attributes. */
 export interface Resource {
+  /** Answers GET. */
   get?: Handler;
+  /** Answers POST. */
   post?: Handler;
+  /** Answers PUT. */
   put?: Handler;
+  /** Answers DELETE. */
   delete?: Handler;
+  /** Answers FETCH (RFC 8132). */
   fetch?: Handler;
+  /** Answers PATCH (RFC 8132). */
   patch?: Handler;
+  /** Answers iPATCH (RFC 8132). */
   ipatch?: Handler;
   /**
    * The resource's current ETag, or undefined while it does not exist (a PUT may create it). Declared, it

@@ -56,12 +56,19 @@ export const SERVER_LIMITS: Readonly<Partial<MessageLayerSizes>> = {
 
 /** One handled request, for logs. */
 export interface RequestLogEntry {
+  /** Who sent the request. */
   peer: Address;
+  /** The request's message type. */
   type: "CON" | "NON" | "ACK" | "RST";
+  /** The method's name, e.g. "GET". */
   method: string;
+  /** The Uri-Path, "/"-joined. */
   path: string;
+  /** The response code, e.g. "2.05". */
   code: string;
+  /** The response code's name, e.g. "Content". */
   codeName: string;
+  /** The response payload's size in bytes. */
   payloadBytes: number;
   /** Handler time in ms. */
   elapsed: number;
@@ -73,14 +80,17 @@ export interface RequestLogEntry {
 
 /** What the server holds now: for tests and `--verbose`. */
 export interface ServerStats {
+  /** Observations registered. */
   observers: number;
   /** Notifications waiting (at most one per observation) and peers with one in flight. */
   notificationsWaiting: number;
+  /** Peers with a notification in flight. */
   notificationsInFlight: number;
   /** Requests whose handler runs or whose separate response awaits its ACK. */
   pendingResponses: number;
   /** Unfinished Block1 uploads and their bytes. */
   block1Uploads: number;
+  /** Bytes those uploads hold. */
   block1Bytes: number;
 }
 
@@ -141,6 +151,7 @@ export class CoapServer {
   /** Set on the coaps server: the PSK identity of a peer's DTLS session. */
   #identityOf?: (address: Address) => string | undefined;
 
+  /** Serves `site` on UDP (and on DTLS with `options.dtls`) from now until close(). */
   constructor(site: Site, options: ServerOptions = {}) {
     this.#site = site;
     this.#discovery = discoveryResource(site);

@@ -12,13 +12,17 @@ import { type Address, addressKey, type Datagram, type Transport } from "./trans
 
 /** Where resumable sessions are kept between connections (a Map, or a file: see session_file.ts). */
 export interface SessionStore {
+  /** The saved session for `key`, if any. */
   get(key: string): Uint8Array | undefined;
+  /** Keeps `session` under `key`. */
   set(key: string, session: Uint8Array): void;
 }
 
 /** A finished handshake, as `connect()` reports it. */
 export interface Handshake {
+  /** The cipher suite agreed on. */
   readonly cipher: string;
+  /** Whether a saved session was resumed (an abbreviated handshake). */
   readonly resumed: boolean;
   /** Flights the client sent before the session was up: each waits one round trip. */
   readonly roundTrips: number;
@@ -38,6 +42,7 @@ export interface DtlsClientOptions extends DtlsClientCredentials, ContextTuning 
   sessions?: SessionStore;
   /** The name certificates are checked against, by server address key ("host:port"). */
   serverNames?: Map<string, string>;
+  /** Time source for handshake timers; a VirtualClock in tests. */
   clock?: Clock;
   /** Called when a message cannot be sent (the client is closed, OpenSSL refused it); the transport keeps going. */
   onError?: (error: Error) => void;

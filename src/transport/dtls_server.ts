@@ -35,12 +35,17 @@ export const DTLS_SERVER_LIMITS: DtlsServerLimits = {
 
 /** Something that happened to a session, for traces and logs. */
 export interface DtlsSessionEvent {
+  /** What happened. */
   readonly kind: "established" | "closed" | "failed" | "refused" | "replaced";
+  /** The client's address. */
   readonly address: Address;
   /** Why it failed, closed or was refused. */
   readonly reason?: string;
+  /** The cipher suite of an established session. */
   readonly cipher?: string;
+  /** Whether an established session was resumed. */
   readonly resumed?: boolean;
+  /** The PSK identity of an established session. */
   readonly identity?: string;
 }
 
@@ -48,7 +53,9 @@ export interface DtlsSessionEvent {
 export interface DtlsServerOptions extends DtlsServerCredentials, ContextTuning {
   /** The largest datagram sent (1,232: IPv6's minimum MTU less IP and UDP headers). */
   mtu?: number;
+  /** Bounds on sessions and handshakes (DtlsServerLimits); defaults for what is not given. */
   limits?: Partial<DtlsServerLimits>;
+  /** Time source for handshake timers; a VirtualClock in tests. */
   clock?: Clock;
   /** Called when a message cannot be sent (OpenSSL refused to encrypt it); the transport keeps going. */
   onError?: (error: Error) => void;
@@ -60,13 +67,17 @@ export interface DtlsServerOptions extends DtlsServerCredentials, ContextTuning 
 
 /** What a DTLS server holds now. */
 export interface DtlsServerStats {
+  /** Established sessions. */
   readonly sessions: number;
+  /** Handshakes under way. */
   readonly handshaking: number;
 }
 
 /** A Transport that speaks DTLS to its peers. */
 export interface DtlsServerTransport extends Transport {
+  /** What the server holds now. */
   readonly stats: DtlsServerStats;
+  /** The limits in force. */
   readonly limits: Readonly<DtlsServerLimits>;
   /** The PSK identity of the established session with `address` (undefined without one, or with certificates). */
   identityOf(address: Address): string | undefined;

@@ -23,10 +23,15 @@ export interface LinkConditions {
 
 /** What happened to one datagram, for traces and test assertions. */
 export interface LinkEvent {
+  /** The sender's address. */
   from: Address;
+  /** The destination address. */
   to: Address;
+  /** The datagram's bytes. */
   data: Uint8Array;
+  /** What the link did with it. */
   fate: "delivered" | "dropped" | "duplicated";
+  /** Clock time it was sent, ms. */
   at: number;
 }
 
@@ -58,6 +63,7 @@ export class MemoryLink {
   /** Every datagram sent over the link, with its fate. */
   readonly log: LinkEvent[] = [];
 
+  /** A link on `clock`: no loss, no duplicates and 1 ms delay unless `conditions` say otherwise. */
   constructor(clock: Clock, conditions: LinkConditions = {}) {
     this.#clock = clock;
     this.#conditions = { loss: 0, duplicate: 0, delay: 1, jitter: 0, seed: 1, ...conditions };

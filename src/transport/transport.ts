@@ -7,13 +7,17 @@
 
 /** A UDP-style address. */
 export interface Address {
+  /** An IPv4 or IPv6 address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The UDP port. */
   readonly port: number;
 }
 
 /** One datagram and the peer it came from or goes to. */
 export interface Datagram {
+  /** The datagram's bytes. */
   readonly data: Uint8Array;
+  /** The peer: where it came from, or where it goes. */
   readonly address: Address;
 }
 
