@@ -41,3 +41,33 @@ const MEDIA_TYPES: Record<number, string> = {
 export function contentFormatName(format: number): string | undefined {
   return MEDIA_TYPES[format];
 }
+
+/**
+ * The Content-Format number a name stands for, as aiocoap-client takes them: the media type
+ * ("application/json", "text/plain;charset=utf-8"), its subtype alone ("json", "link-format",
+ * "senml+json"), or "text" and "text/plain" for 0; case and spaces around ";" do not matter.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentFormatNumber } from "./content_format.ts";
+ * assert.equal(contentFormatNumber("cbor"), 60);
+ * assert.equal(contentFormatNumber("application/link-format"), 40);
+ * assert.equal(contentFormatNumber("text/plain; charset=utf-8"), 0);
+ * assert.equal(contentFormatNumber("image/png"), undefined);
+ * ```
+ */
+export function contentFormatNumber(name: string): number | undefined {
+  const wanted = name.trim().toLowerCase().replace(/\s*;\s*/g, ";");
+  if (wanted === "text" || wanted === "text/plain") return ContentFormat.TextPlain;
+  for (const [number, mediaType] of Object.entries(MEDIA_TYPES)) {
+    if (wanted === mediaType || wanted === mediaType.slice(mediaType.indexOf("/") + 1)) return Number(number);
+  }
+  return undefined;
+}
+
+/** The short names contentFormatNumber takes, one per registered format ("text", "link-format", …). */
+export function contentFormatShortNames(): string[] {
+  return Object.values(MEDIA_TYPES).map((mediaType) =>
+    mediaType === MEDIA_TYPES[ContentFormat.TextPlain] ? "text" : mediaType.slice(mediaType.indexOf("/") + 1)
+  );
+}
