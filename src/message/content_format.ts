@@ -60,14 +60,30 @@ export function contentFormatNumber(name: string): number | undefined {
   const wanted = name.trim().toLowerCase().replace(/\s*;\s*/g, ";");
   if (wanted === "text" || wanted === "text/plain") return ContentFormat.TextPlain;
   for (const [number, mediaType] of Object.entries(MEDIA_TYPES)) {
-    if (wanted === mediaType || wanted === mediaType.slice(mediaType.indexOf("/") + 1)) return Number(number);
+    if (wanted === mediaType || wanted === contentFormatShortName(Number(number))) return Number(number);
   }
   return undefined;
 }
 
-/** The short names contentFormatNumber takes, one per registered format ("text", "link-format", …). */
+/**
+ * The short name of a registered Content-Format: "text" for 0, else its media subtype ("json", "cbor",
+ * "link-format", "senml+json"), as contentFormatNumber takes it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentFormatShortName } from "./content_format.ts";
+ * assert.equal(contentFormatShortName(0), "text");
+ * assert.equal(contentFormatShortName(40), "link-format");
+ * assert.equal(contentFormatShortName(11542), undefined);
+ * ```
+ */
+export function contentFormatShortName(format: number): string | undefined {
+  const mediaType = MEDIA_TYPES[format];
+  if (mediaType === undefined) return undefined;
+  return format === ContentFormat.TextPlain ? "text" : mediaType.slice(mediaType.indexOf("/") + 1);
+}
+
+/** The short names of every registered Content-Format, for a usage message. */
 export function contentFormatShortNames(): string[] {
-  return Object.values(MEDIA_TYPES).map((mediaType) =>
-    mediaType === MEDIA_TYPES[ContentFormat.TextPlain] ? "text" : mediaType.slice(mediaType.indexOf("/") + 1)
-  );
+  return Object.keys(MEDIA_TYPES).map((format) => contentFormatShortName(Number(format))!);
 }
