@@ -120,7 +120,7 @@ export class SequenceDiagram {
     if (wide || columns(row) <= TRACE_COLUMNS) return row;
     const main = fitColumns(`${time}  │${arrow}│  ${details.join("  ")}`.trimEnd(), TRACE_COLUMNS);
     if (notes.length === 0) return main;
-    // Under the arrow, from the left column's line: the notes get the arrow's width too.
+    // From the left column's line, over where the arrow was: the notes get that width besides their own.
     const under = `${" ".repeat(TIME_WIDTH)}  │  ${noted.at(-1)}`;
     return `${main}\n${fitColumns(under, TRACE_COLUMNS)}`;
   }
