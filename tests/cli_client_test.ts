@@ -24,10 +24,13 @@ Deno.test("get, put, --json, discover, 4.04 and usage errors against the demo se
   try {
     const reading = await runCli(["get", `${base}/temperature`]);
     assert.equal(reading.code, 0, reading.stderr);
-    assert.match(reading.stdout, /^2\.05 Content\n\d+\.\d\n$/);
+    // Piped, stdout carries the representation alone; the code line and its Content-Format go to stderr.
+    assert.match(reading.stdout, /^\d+\.\d$/);
+    assert.equal(reading.stderr, "2.05 Content (text/plain;charset=utf-8)\n");
     const missing = await runCli(["get", `${base}/nope`]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /^4\.04 Not Found/);
+    assert.equal(missing.stdout, "");
+    assert.match(missing.stderr, /^4\.04 Not Found/);
     assert.equal((await runCli(["put", `${base}/led`, "--payload", "on"])).code, 0);
     const json = await runCli(["get", `${base}/led`, "--json"]);
     const parsed = JSON.parse(json.stdout);
@@ -35,7 +38,7 @@ Deno.test("get, put, --json, discover, 4.04 and usage errors against the demo se
     assert.ok(parsed.rttMs >= 0);
     const bad = await runCli(["put", `${base}/led`, "--payload", "purple"]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stdout, /^4\.00 Bad Request\nexpected "on" or "off"/);
+    assert.match(bad.stderr, /^4\.00 Bad Request\nexpected "on" or "off"/);
     const table = await runCli(["discover", base]);
     assert.equal(table.code, 0);
     for (const path of ["/temperature", "/led", "/config"]) {
@@ -72,8 +75,8 @@ Deno.test("the demo's /readings keeps what sensor nodes PUT or POST, as JSON", a
     assert.equal((await runCli(["post", url, "--payload", '{"n":2}'])).code, 0);
     const notJson = await runCli(["put", url, "--payload", "22.5 degrees"]);
     assert.equal(notJson.code, 1);
-    assert.match(notJson.stdout, /^4\.00 Bad Request/);
-    const kept = JSON.parse((await runCli(["get", url])).stdout.split("\n").slice(1).join("\n"));
+    assert.match(notJson.stderr, /^4\.00 Bad Request/);
+    const kept = JSON.parse((await runCli(["get", url])).stdout);
     assert.deepEqual(kept.map((entry: { reading: unknown }) => entry.reading), [{ n: 1, temperature: 22.5 }, {
       n: 2,
     }]);
@@ -199,24 +202,25 @@ const HOSTILE = Uint8Array.of(
   0xff,
 );
 
-function hostileServer() {
+/** Answers HOSTILE, with `options` (a Content-Format). */
+function hostileServer(options: CoapOption[] = []) {
   return scriptedServer((request) => [{
     type: Type.ACK,
     code: Code.Content,
     messageId: request.messageId,
     token: request.token,
-    options: [],
+    options,
     payload: HOSTILE,
   }]);
 }
 
-Deno.test("get to a file or a pipe writes the payload's bytes as they came", async () => {
+Deno.test("get to a file or a pipe writes the payload's bytes as they came, and nothing else", async () => {
   const server = hostileServer();
   try {
     const result = await runCli(["get", `${server.uri}/x`]);
     assert.equal(result.code, 0, result.stderr);
-    const expected = [...new TextEncoder().encode("2.05 Content\n"), ...HOSTILE, 0x0a];
-    assert.deepEqual([...result.stdoutBytes], expected);
+    assert.deepEqual([...result.stdoutBytes], [...HOSTILE]);
+    assert.equal(result.stderr, "2.05 Content\n");
   } finally {
     await server.close();
   }
@@ -224,12 +228,12 @@ Deno.test("get to a file or a pipe writes the payload's bytes as they came", asy
 
 Deno.test({
   ...needs(
-    "get on a terminal (a pty from script(1)) shows control characters escaped",
+    "get on a terminal (a pty from script(1)) shows text/plain with control characters escaped",
     ["script"],
     "util-linux",
   ),
   async fn() {
-    const server = hostileServer();
+    const server = hostileServer([{ number: OptionNumber.ContentFormat, value: new Uint8Array(0) }]);
     try {
       const { command, args } = cliCommand(["get", `${server.uri}/x`]);
       const line = [command, ...args].map((arg) => `'${arg}'`).join(" ");
@@ -237,7 +241,7 @@ Deno.test({
       assert.equal(result.code, 0, result.stderr);
       assert.equal(
         result.stdout.replaceAll("\r\n", "\n"),
-        "2.05 Content\n22.5\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}\ufffd\n",
+        "2.05 Content (text/plain;charset=utf-8)\n22.5\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}\ufffd\n",
       );
     } finally {
       await server.close();

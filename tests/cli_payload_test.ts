@@ -10,7 +10,7 @@ async function sha256(bytes: Uint8Array): Promise<string> {
     .map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("-o FILE gets a binary resource's exact bytes; --payload @FILE and --payload - send them", async () => {
+Deno.test("-o FILE and a piped stdout get a binary resource's exact bytes; --payload @FILE and --payload - send them", async () => {
   const received: Uint8Array[] = [];
   const site = new Site()
     .add("blob", { get: () => ({ payload: BINARY, contentFormat: 42 }) })
@@ -21,8 +21,13 @@ Deno.test("-o FILE gets a binary resource's exact bytes; --payload @FILE and --p
   try {
     const got = await runCli(["get", `${base}/blob`, "-o", `${dir}/out.bin`]);
     assert.equal(got.code, 0, got.stderr);
-    assert.equal(got.stdout, "2.05 Content\n");
+    assert.equal(got.stdout, "");
+    assert.equal(got.stderr, "2.05 Content (application/octet-stream)\n");
     assert.equal(await sha256(await Deno.readFile(`${dir}/out.bin`)), await sha256(BINARY));
+    // `get URI > out.bin`: stdout, not a terminal, carries the bytes alone (three Block2 blocks here).
+    const piped = await runCli(["get", `${base}/blob`]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(await sha256(piped.stdoutBytes), await sha256(BINARY));
     await Deno.writeFile(`${dir}/in.bin`, BINARY);
     const fromFile = await runCli(["put", `${base}/sink`, "--payload", `@${dir}/in.bin`]);
     assert.equal(fromFile.code, 0, fromFile.stderr);

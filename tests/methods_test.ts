@@ -24,22 +24,28 @@ Deno.test("fetch, ipatch and patch against our server, with 4.15 and 4.09", asyn
   const uri = `coap://127.0.0.1:${server.address.port}/document`;
   try {
     const fetched = await runCli(["fetch", uri, "--payload", '["name"]', ...json]);
-    assert.deepEqual([fetched.code, fetched.stdout], [0, '2.05 Content\n{"name":"led"}\n']);
+    // Piped: the representation alone on stdout, the code line on stderr.
+    assert.deepEqual([fetched.code, fetched.stdout], [0, '{"name":"led"}']);
+    assert.match(fetched.stderr, /^2\.05 Content\b/);
 
     const merged = await runCli(["ipatch", uri, "--payload", '{"name":"lamp"}', ...json, "--non"]);
-    assert.deepEqual([merged.code, merged.stdout], [0, "2.04 Changed\n"]);
+    assert.deepEqual([merged.code, merged.stdout, merged.stderr], [0, "", "2.04 Changed\n"]);
     assert.equal(document().name, "lamp");
 
     const added = await runCli(["patch", uri, "--payload", '{"count":2}', ...json]);
-    assert.deepEqual([added.code, added.stdout], [0, "2.04 Changed\n"]);
+    assert.deepEqual([added.code, added.stdout, added.stderr], [0, "", "2.04 Changed\n"]);
     assert.equal(document().count, 3);
 
     const conflict = await runCli(["patch", uri, "--payload", '{"name":1}', ...json]);
-    assert.deepEqual([conflict.code, conflict.stdout], [1, "4.09 Conflict\nname is not a number\n"]);
+    assert.deepEqual([conflict.code, conflict.stdout, conflict.stderr], [
+      1,
+      "",
+      "4.09 Conflict\nname is not a number\n",
+    ]);
 
     const unsupported = await runCli(["fetch", uri, "--payload", "name", "--content-format", "0"]);
     assert.equal(unsupported.code, 1);
-    assert.match(unsupported.stdout, /^4\.15 Unsupported Content-Format\n/);
+    assert.match(unsupported.stderr, /^4\.15 Unsupported Content-Format\n/);
   } finally {
     server.close();
   }
@@ -58,11 +64,12 @@ Deno.test(
       await waitForCoap(port);
       const fetched = await runCli(["fetch", `coap://127.0.0.1:${port}/time`]);
       assert.equal(fetched.code, 0);
-      assert.match(fetched.stdout, /^2\.05 Content\n\w{3} \d\d \d\d:\d\d:\d\d\n$/);
+      assert.match(fetched.stdout, /^\w{3} \d\d \d\d:\d\d:\d\d$/);
+      assert.match(fetched.stderr, /^2\.05 Content\b/);
       // libcoap 4.3.1's example server registers no PATCH or iPATCH handler on any resource.
       const patched = await runCli(["patch", `coap://127.0.0.1:${port}/example_data`, "--payload", "x"]);
       assert.equal(patched.code, 1);
-      assert.match(patched.stdout, /^4\.05 Method Not Allowed\n/); // then libcoap's diagnostic payload
+      assert.match(patched.stderr, /^4\.05 Method Not Allowed\n/); // then libcoap's diagnostic payload
     } finally {
       await peer.stop();
     }
@@ -105,15 +112,15 @@ Deno.test("fetch, patch and ipatch against the plugtest server's /document", asy
   const uri = `coap://127.0.0.1:${server.address.port}/document`;
   try {
     assert.equal(
-      (await runCli(["patch", uri, "--payload", '{"count":4}', ...json])).stdout,
+      (await runCli(["patch", uri, "--payload", '{"count":4}', ...json])).stderr,
       "2.04 Changed\n",
     );
     assert.equal(
-      (await runCli(["ipatch", uri, "--payload", '{"name":"x"}', ...json])).stdout,
+      (await runCli(["ipatch", uri, "--payload", '{"name":"x"}', ...json])).stderr,
       "2.04 Changed\n",
     );
     const fetched = await runCli(["fetch", uri, "--payload", '["count","name"]', ...json]);
-    assert.deepEqual([fetched.code, fetched.stdout], [0, '2.05 Content\n{"count":5,"name":"x"}\n']);
+    assert.deepEqual([fetched.code, fetched.stdout], [0, '{"count":5,"name":"x"}']);
   } finally {
     server.close();
     plugtest.stop();

@@ -147,7 +147,7 @@ Deno.test("CLI: a CON declining everything exits 0 at the empty ACK; declining 2
     const acknowledged = await runCli(["put", `${uri}/led`, "--no-response", "2,4,5", "--payload", "on"]);
     assert.deepEqual([acknowledged.code, acknowledged.stderr], [0, "acknowledged; no response wanted\n"]);
     const missing = await runCli(["get", `${uri}/lamp`, "--no-response", "2"]);
-    assert.deepEqual([missing.code, missing.stdout], [1, "4.04 Not Found\n"]);
+    assert.deepEqual([missing.code, missing.stdout, missing.stderr], [1, "", "4.04 Not Found\n"]);
     const usage = await runCli(["get", `${uri}/led`, "--no-response", "3"]);
     assert.equal(usage.code, 2);
   } finally {
@@ -170,7 +170,7 @@ Deno.test(
       const silent = await runCli(["get", uri, "--non", "--no-response", "2", "--timeout", "0.5"]);
       assert.equal(silent.code, 3); // no response within the timeout: the declined 2.05 never came
       const answered = await runCli(["get", uri, "--non", "--no-response", "4,5", "--timeout", "2"]);
-      assert.match(answered.stdout, /^2\.05 Content\n/);
+      assert.match(answered.stderr, /^2\.05 Content\b/);
     } finally {
       await peer.stop();
     }

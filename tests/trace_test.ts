@@ -25,7 +25,13 @@ interface Row {
 }
 
 function rows(diagram: string): Row[] {
-  return diagram.split("\n").filter((line) => line.includes("│")).map((line) => {
+  // A line under a row with no time and no arrow holds that row's notes (rows fit 100 columns).
+  const lines = diagram.split("\n").filter((line) => line.includes("│")).reduce<string[]>((joined, line) => {
+    if (/^ +│ {2}‹/.test(line)) joined[joined.length - 1] += `  ${line.split("│")[1].trim()}`;
+    else joined.push(line);
+    return joined;
+  }, []);
+  return lines.map((line) => {
     const [, arrow, rest] = line.split("│");
     const label =
       /(CON|NON|ACK|RST) (Empty|\d\.\d\d [A-Za-z ]+?) {2}MID (0x[0-9a-f]{4})(?: {2}tok ([0-9a-f]+))?/
@@ -64,7 +70,8 @@ Deno.test("--trace of a separate response: empty ACK, then a CON with the reques
       `coap://127.0.0.1:${server.address.port}/slow`,
     ]);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, "2.05 Content\ndone\n");
+    assert.equal(run.stdout, "done");
+    assert.match(run.stderr, /\n2\.05 Content\b[^\n]*\n$/);
     assert.match(run.stderr.split("\n")[0], /^ +time {2}client \S+ +server 127\.0\.0\.1:\d+$/);
     const [request, emptyAck, response, ack, ...more] = rows(run.stderr);
     assert.deepEqual(more, []);
@@ -229,7 +236,13 @@ Deno.test("the diagram: arrows point from sender to receiver on either side, wit
     ],
     payload: encodeString("x".repeat(30)),
   });
-  const client = new SequenceDiagram({ left: "client", right: "server", local: "left", peer: SERVER });
+  const client = new SequenceDiagram({
+    left: "client",
+    right: "server",
+    local: "left",
+    peer: SERVER,
+    wide: true,
+  });
   const out = client.row(event("out", 1000, request));
   const back = client.row(event("in", 1012.5, response));
   const again = client.row({ ...event("out", 3000, request, { retransmission: 1 }), lost: true });
@@ -257,8 +270,9 @@ Deno.test("the diagram: arrows point from sender to receiver on either side, wit
   const inbound = server.row({ ...event("in", 0, request), peer: CLIENT, local: SERVER });
   const reply = server.row({ ...event("out", 1, message(Type.ACK, 0, 0x10)), peer: CLIENT, local: SERVER });
   assert.match(inbound, /│─ CON 0\.01 GET .*▶ │ {2}10\.0\.0\.1:40000 {2}\/large$/);
+  // Fitted to 100 columns (not --wide), the notes that would not fit go on a line of their own under it.
   assert.match(
     reply,
-    /│ ◀─+ ACK Empty {2}MID 0x0010 ─│ {2}10\.0\.0\.1:40000 {2}‹empty ACK: the response follows separately›$/,
+    /│ ◀─+ ACK Empty {2}MID 0x0010 ─│ {2}10\.0\.0\.1:40000\n {11}│ {2}‹empty ACK: the response follows separately›$/,
   );
 });

@@ -1,4 +1,5 @@
 /** Converting flag strings into checked values; every failure is a UsageError naming the flag. */
+import { contentFormatNumber, contentFormatShortNames } from "../message/content_format.ts";
 import type { ResponseClass } from "../message/no_response.ts";
 import { hexToBytes } from "../tools/hex.ts";
 import { UsageError } from "./usage_error.ts";
@@ -18,6 +19,32 @@ export function integerFlag(flag: string, text: string, max: number): number {
   const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(value >= 0 && value <= max)) throw new UsageError(`--${flag} ${text}: expected an integer 0..${max}`);
   return value;
+}
+
+/**
+ * A Content-Format for --content-format and --accept: a number 0..65535 or a registered name, as
+ * aiocoap-client takes them ("json", "cbor", "text/plain;charset=utf-8", "link-format", …).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentFormatFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.equal(contentFormatFlag("accept", "cbor"), 60);
+ * assert.equal(contentFormatFlag("accept", "application/json"), 50);
+ * assert.equal(contentFormatFlag("accept", "11542"), 11542);
+ * assert.throws(() => contentFormatFlag("accept", "jsn"), /expected a number 0\.\.65535 or a name: text, link-format/);
+ * ```
+ */
+export function contentFormatFlag(flag: string, text: string): number {
+  // No registered name starts with a digit: what does is a number, decimal or 0x-hex.
+  if (/^\d/.test(text)) return integerFlag(flag, text, 0xffff);
+  const number = contentFormatNumber(text);
+  if (number === undefined) {
+    throw new UsageError(
+      `--${flag} ${text}: expected a number 0..65535 or a name: ${contentFormatShortNames().join(", ")}`,
+    );
+  }
+  return number;
 }
 
 /** A UDP port, 0..65535. */

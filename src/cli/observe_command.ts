@@ -7,6 +7,7 @@ import { typeName } from "../message/type.ts";
 import { bytesToHex } from "../tools/hex.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import { printable } from "../tools/printable.ts";
+import { fitColumns, TRACE_COLUMNS } from "../tools/trace_line.ts";
 import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
 import {
@@ -22,7 +23,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
 export const OBSERVE_USAGE =
-  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--trace] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
+  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--trace] [--wide] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
 
 /**
  * How long the command waits for its deregistration to be acknowledged before it exits anyway: past the
@@ -30,10 +31,11 @@ export const OBSERVE_USAGE =
  */
 const DEREGISTER_WAIT_MS = 5_000;
 
-function line(label: string, response: CoapResponse): string {
+/** A notification's line: it fits TRACE_COLUMNS, its payload cut short with "…", unless `wide`. */
+function line(label: string, response: CoapResponse, wide: boolean): string {
   const m = response.message;
   const sequence = observeSequence(response);
-  return [
+  const text = [
     label.padEnd(12),
     `seq ${sequence ?? "-"}`.padEnd(12),
     typeName(m.type),
@@ -42,6 +44,7 @@ function line(label: string, response: CoapResponse): string {
     `${response.codeString} ${response.codeName}`,
     printable(JSON.stringify(response.text())),
   ].join("  ");
+  return wide ? text : fitColumns(text, TRACE_COLUMNS);
 }
 
 /** The stderr line for what the observation reports besides notifications. */
@@ -73,7 +76,7 @@ export async function observeCommand(args: string[]): Promise<number> {
     console.log(forTerminal(
       values.json
         ? JSON.stringify({ event: label, ...messageToJson(response.message) })
-        : line(label, response),
+        : line(label, response, values.wide === true),
     ));
   // Ctrl-C and SIGTERM stop the command the way --count and --duration do: deregistered first.
   const finished = new AbortController();

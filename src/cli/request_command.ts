@@ -4,10 +4,10 @@ import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError } from "../endpoint/errors.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
-import { printable } from "../tools/printable.ts";
 import {
   blockSizeFlag,
   byteSizeFlag,
+  contentFormatFlag,
   integerFlag,
   opaqueFlag,
   responseClassesFlag,
@@ -15,8 +15,9 @@ import {
 } from "./flag_values.ts";
 import { ALL_RESPONSE_CLASSES } from "../message/no_response.ts";
 import { optionInfo, OptionNumber } from "../message/option.ts";
-import { forTerminal, writePayload } from "./terminal_output.ts";
+import { forTerminal, writeResponse } from "./terminal_output.ts";
 import { parseFlags } from "./parse_flags.ts";
+import { ProgressLine } from "./progress_line.ts";
 import {
   CLIENT_DTLS_FLAGS,
   CLIENT_DTLS_USAGE,
@@ -30,8 +31,9 @@ import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./us
 /** Usage text of the request commands. */
 export const REQUEST_USAGE =
   `get|put|post|delete|fetch|patch|ipatch URI [flags]   send one request, print the response
-    --payload S | --payload @FILE | --payload - (stdin) | --file F  -o FILE (the payload's bytes)  --content-format N  --accept N  --query k=v (repeatable)  --non
+    --payload S | --payload @FILE | --payload - (stdin) | --file F  -o FILE (the payload's bytes)  --content-format CF  --accept CF  --query k=v (repeatable)  --non
     --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
+    CF: a Content-Format number or name (json, cbor, text, link-format, octet-stream, senml+json, …)
     --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
@@ -159,9 +161,8 @@ export function limitMessage(error: TransferLimitError): string {
 }
 
 /**
- * Prints a response as the commands do: code and name, then the payload (or JSON). A 2.xx payload is the
- * representation: escaped on a terminal, written as it came otherwise; a 4.xx/5.xx one is a diagnostic
- * message (RFC 7252 §5.5.2), always printed with its controls escaped like a log line.
+ * Prints a response as the commands do: as JSON with --json, else as writeResponse lays it out (on a
+ * terminal the code line and a readable payload; otherwise the payload's bytes alone on stdout).
  */
 export function printResponse(response: CoapResponse, json: boolean, rtt: number): void {
   if (json) {
@@ -170,10 +171,7 @@ export function printResponse(response: CoapResponse, json: boolean, rtt: number
     ));
     return;
   }
-  console.log(`${response.codeString} ${response.codeName}`);
-  if (response.payload.length === 0) return;
-  if (response.isSuccess) writePayload(response.payload);
-  else console.log(printable(response.text()));
+  writeResponse(response);
 }
 
 /** The values of a repeatable opaque-option flag, each checked against the option's lengths (option.ts). */
@@ -211,8 +209,8 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
     payload,
     contentFormat: values["content-format"] === undefined
       ? undefined
-      : integerFlag("content-format", values["content-format"], 0xffff),
-    accept: values.accept === undefined ? undefined : integerFlag("accept", values.accept, 0xffff),
+      : contentFormatFlag("content-format", values["content-format"]),
+    accept: values.accept === undefined ? undefined : contentFormatFlag("accept", values.accept),
     query: values.query,
     ifMatch: opaqueFlags("if-match", values["if-match"], OptionNumber.IfMatch),
     ifNoneMatch: values["if-none-match"],
@@ -229,16 +227,23 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
         return EXIT_OK;
       }
       const started = performance.now();
-      const response = await client.request(positionals[0], {
-        ...request,
-        noResponse,
-        blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
-        timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
-      });
+      const progress = new ProgressLine(method, pathOf(positionals[0]));
+      let response;
+      try {
+        response = await client.request(positionals[0], {
+          ...request,
+          noResponse,
+          blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
+          timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
+          onProgress: progress.onProgress,
+        });
+      } finally {
+        progress.clear();
+      }
       if (values.output !== undefined && response.isSuccess) {
-        // -o: the representation's exact bytes into the file; the code line still on stdout.
+        // -o: the representation's exact bytes into the file; the code line where it goes without -o.
         await writeOutput(values.output, response.payload);
-        console.log(`${response.codeString} ${response.codeName}`);
+        writeResponse(response, { payload: false });
       } else {
         printResponse(response, values.json === true, performance.now() - started);
       }
@@ -247,6 +252,11 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
   } finally {
     client.close();
   }
+}
+
+/** The path of a URI, for the progress line; the URI itself if it does not parse (the request will say why). */
+function pathOf(uri: string): string {
+  return URL.canParse(uri) ? new URL(uri).pathname : uri;
 }
 
 async function writeOutput(path: string, payload: Uint8Array): Promise<void> {

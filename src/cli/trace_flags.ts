@@ -16,11 +16,12 @@ export const TRACE_FLAGS = {
   "trace-json": { type: "string" },
   pcap: { type: "string" },
   verbose: { type: "boolean" },
+  wide: { type: "boolean" },
 } as const;
 
 /** Their usage text. */
 export const TRACE_USAGE =
-  "--trace (sequence diagram on stderr)  --trace-json FILE (JSON lines)  --pcap FILE  --verbose";
+  "--trace (sequence diagram on stderr, 100 columns; --wide: full rows)  --trace-json FILE (JSON lines)  --pcap FILE  --verbose";
 
 /** The values parseFlags gives for TRACE_FLAGS. */
 export type TraceFlags = {
@@ -28,6 +29,8 @@ export type TraceFlags = {
   "trace-json"?: string;
   pcap?: string;
   verbose?: boolean;
+  /** Trace rows (and observe's lines) at full length instead of fitting 100 columns. */
+  wide?: boolean;
 };
 
 /**
@@ -96,11 +99,13 @@ export class TraceOutputs {
               right: `server ${addressKey(event.peer)}`,
               local: "left",
               peer: event.peer,
+              wide: values.wide,
             })
             : new SequenceDiagram({
               left: "peer",
               right: `server ${addressKey(event.local)}`,
               local: "right",
+              wide: values.wide,
             });
           show(diagram.header());
         }

@@ -7,7 +7,7 @@
 import { Code } from "../message/code.ts";
 import type { CoapOption } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
-import { blockSize, encodeString, encodeUint } from "../message/option_value.ts";
+import { blockSize, decodeBlock, decodeUint, encodeString, encodeUint } from "../message/option_value.ts";
 import {
   Endpoint,
   type EndpointOptions,
@@ -96,6 +96,15 @@ export interface RequestOptions {
   maxBodySize?: number;
   /** Longest a response's Block2 transfer may take, in ms from its first block (default the client's, 5 min). */
   transferTimeout?: number;
+  /**
+   * Called per block of a block-wise transfer (RFC 7959): each Block1 block of the body the server took
+   * (`total` is the body's size, sent as Size1), each Block2 block of the response that came (`total` is
+   * the server's Size2 estimate, when it sent one). `bytes` counts the body so far; a Block2 transfer that
+   * starts over (the ETag changed) counts from 0 again. Not called for a message that needs no blocks.
+   */
+  onProgress?: (
+    progress: { direction: "upload" | "download"; block: number; bytes: number; total?: number },
+  ) => void;
 }
 
 /** Options of `send()`: those of a request that shape the request itself. */
@@ -218,15 +227,18 @@ export class CoapClient {
     if (uploading) {
       message.options.push({ number: OptionNumber.RequestTag, value: this.#random(new Uint8Array(4)) });
     }
-    const send = this.#blockSender(endpoint, peer, options);
+    const progress = new BlockProgress(options.onProgress);
+    const send = progress.reporting(this.#blockSender(endpoint, peer, options));
     const response = uploading
       ? await uploadBlock1(send, message, szx)
       // RFC 7959 §2.4: asking for a block size up front ("early negotiation") when the caller chose one.
-      : await this.#exchange(
-        endpoint,
-        peer,
-        options.blockSize === undefined ? message : withBlock2(message, 0, szx),
-        options,
+      : progress.report(
+        await this.#exchange(
+          endpoint,
+          peer,
+          options.blockSize === undefined ? message : withBlock2(message, 0, szx),
+          options,
+        ),
       );
     return await completeBlock2(send, continuation(message, uploading), response, {
       ...this.#limits(endpoint, options),
@@ -609,4 +621,46 @@ function requestOptions(options: RequestOptions): CoapOption[] {
     list.push({ number: OptionNumber.NoResponse, value: encodeNoResponse(options.noResponse) });
   }
   return [...list, ...(options.options ?? [])];
+}
+
+/** Turns the blocks of one request's transfers into RequestOptions.onProgress calls. */
+class BlockProgress {
+  readonly #onProgress: RequestOptions["onProgress"];
+  /** The body's size, from the first Block1 request's Size1 (RFC 7959 §4). */
+  #size1: number | undefined;
+  /** The server's latest estimate of the response's size (Size2, RFC 7959 §4). */
+  #size2: number | undefined;
+
+  constructor(onProgress: RequestOptions["onProgress"]) {
+    this.#onProgress = onProgress;
+  }
+
+  /** `send`, reporting what each block's exchange moved. */
+  reporting(send: SendBlock): SendBlock {
+    if (this.#onProgress === undefined) return send;
+    return async (message, signal) => this.report(await send(message, signal), message);
+  }
+
+  /** Reports `response` (to `request`, when it was a block of an upload) and returns it. */
+  report(response: CoapResponse, request?: Outgoing): CoapResponse {
+    const onProgress = this.#onProgress;
+    if (onProgress === undefined) return response;
+    const block1 = request?.options.find((o) => o.number === OptionNumber.Block1);
+    // 2.31 Continue for each block but the last, which the final response answers (RFC 7959 §2.3).
+    if (block1 !== undefined && response.isSuccess) {
+      const { num, szx } = decodeBlock(block1.value);
+      const size1 = request!.options.find((o) => o.number === OptionNumber.Size1);
+      if (size1 !== undefined) this.#size1 = decodeUint(size1.value);
+      const bytes = num * blockSize(szx) + request!.payload.length;
+      onProgress({ direction: "upload", block: num, bytes, total: this.#size1 });
+    }
+    const block2 = response.option(OptionNumber.Block2);
+    if (block2 === undefined || !response.isSuccess) return response;
+    const { num, szx } = decodeBlock(block2);
+    const size2 = response.option(OptionNumber.Size2);
+    if (size2 !== undefined) this.#size2 = decodeUint(size2);
+    const bytes = num * blockSize(szx) + response.payload.length;
+    onProgress({ direction: "download", block: num, bytes, total: this.#size2 });
+    return response;
+  }
 }

@@ -41,3 +41,49 @@ const MEDIA_TYPES: Record<number, string> = {
 export function contentFormatName(format: number): string | undefined {
   return MEDIA_TYPES[format];
 }
+
+/**
+ * The Content-Format number a name stands for, as aiocoap-client takes them: the media type
+ * ("application/json", "text/plain;charset=utf-8"), its subtype alone ("json", "link-format",
+ * "senml+json"), or "text" and "text/plain" for 0; case and spaces around ";" do not matter.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentFormatNumber } from "./content_format.ts";
+ * assert.equal(contentFormatNumber("cbor"), 60);
+ * assert.equal(contentFormatNumber("application/link-format"), 40);
+ * assert.equal(contentFormatNumber("text/plain; charset=utf-8"), 0);
+ * assert.equal(contentFormatNumber("image/png"), undefined);
+ * ```
+ */
+export function contentFormatNumber(name: string): number | undefined {
+  const wanted = name.trim().toLowerCase().replace(/\s*;\s*/g, ";");
+  if (wanted === "text" || wanted === "text/plain") return ContentFormat.TextPlain;
+  for (const [number, mediaType] of Object.entries(MEDIA_TYPES)) {
+    if (wanted === mediaType || wanted === contentFormatShortName(Number(number))) return Number(number);
+  }
+  return undefined;
+}
+
+/**
+ * The short name of a registered Content-Format: "text" for 0, else its media subtype ("json", "cbor",
+ * "link-format", "senml+json"), as contentFormatNumber takes it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contentFormatShortName } from "./content_format.ts";
+ * assert.equal(contentFormatShortName(0), "text");
+ * assert.equal(contentFormatShortName(40), "link-format");
+ * assert.equal(contentFormatShortName(11542), undefined);
+ * ```
+ */
+export function contentFormatShortName(format: number): string | undefined {
+  const mediaType = MEDIA_TYPES[format];
+  if (mediaType === undefined) return undefined;
+  return format === ContentFormat.TextPlain ? "text" : mediaType.slice(mediaType.indexOf("/") + 1);
+}
+
+/** The short names of every registered Content-Format, for a usage message. */
+export function contentFormatShortNames(): string[] {
+  return Object.keys(MEDIA_TYPES).map((format) => contentFormatShortName(Number(format))!);
+}

@@ -9,19 +9,21 @@ import { codeName, codeString } from "../message/code.ts";
 import type { Message } from "../message/message.ts";
 import { OptionNumber } from "../message/option.ts";
 import { blockSize, decodeBlock, decodeUint, isUtf8 } from "../message/option_value.ts";
-import { contentFormatName } from "../message/content_format.ts";
+import { contentFormatName, contentFormatShortName } from "../message/content_format.ts";
 import { typeName } from "../message/type.ts";
 import type { TraceEvent } from "../endpoint/trace.ts";
 import { type Address, addressKey } from "../transport/transport.ts";
 import { bytesToHex } from "./hex.ts";
 import { hex16, TraceNotes } from "./trace_notes.ts";
 import { printable } from "./printable.ts";
+import { columns, fitColumns, TRACE_COLUMNS } from "./trace_line.ts";
 import { inWireOrder } from "./trace_json.ts";
 
-/** Width of the arrow between the two columns, in characters. */
-const ARROW_WIDTH = 56;
+/** Width of the arrow between the two columns, in characters: wide, and to fit TRACE_COLUMNS. */
+const ARROW_WIDTH = { wide: 56, fitted: 46 };
 const TIME_WIDTH = 9;
-const PREVIEW = 24;
+/** Characters of a payload shown beside the arrow. */
+const PREVIEW = { wide: 24, fitted: 12 };
 // Shows a leading U+FEFF of a Uri-Path segment, which is part of the path (see decodeString).
 const pathText = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -41,6 +43,11 @@ export interface DiagramOptions {
   local: "left" | "right";
   /** The peer the headings name; datagrams to or from any other peer show its address. */
   peer?: Address;
+  /**
+   * Rows as long as their details make them. By default a row fits TRACE_COLUMNS (100): a narrower
+   * arrow, short Content-Format names ("ct text"), shorter previews and, past that, "…".
+   */
+  wide?: boolean;
 }
 
 /**
@@ -77,11 +84,15 @@ export class SequenceDiagram {
   /** The column headings. */
   header(): string {
     const { left, right } = this.#options;
-    const gap = Math.max(1, ARROW_WIDTH + 2 - left.length - right.length);
+    const gap = Math.max(1, this.#arrowWidth + 2 - left.length - right.length);
     return `${"time".padStart(TIME_WIDTH)}  ${left}${" ".repeat(gap)}${right}`;
   }
 
-  /** One row: time, arrow with its label, then options, payload and notes. */
+  /**
+   * One row: time, arrow with its label, then options, payload and notes. Fitted to TRACE_COLUMNS (not
+   * `wide`), a row too long for its notes puts them on a second line under its arrow, since they are the
+   * lesson of the row; the options and payload are cut short with "…".
+   */
   row(event: DiagramEvent): string {
     this.#start ??= event.at;
     const time = `${((event.at - this.#start) / 1000).toFixed(3)} s`.padStart(TIME_WIDTH);
@@ -89,17 +100,33 @@ export class SequenceDiagram {
     const label = event.message === undefined
       ? `malformed, ${event.bytes.length} bytes`
       : arrowLabel(event.message);
-    const arrow = drawArrow(label, rightward, event.lost === true, (event.retransmission ?? 0) > 0);
+    const arrow = drawArrow(label, this.#arrowWidth, {
+      rightward,
+      lost: event.lost === true,
+      retransmitted: (event.retransmission ?? 0) > 0,
+    });
     const details: string[] = [];
-    const { peer } = this.#options;
+    const { peer, wide } = this.#options;
     if (peer === undefined || addressKey(peer) !== addressKey(event.peer)) {
       details.push(addressKey(event.peer));
     }
-    if (event.message !== undefined) details.push(...describe(inWireOrder(event.message)));
+    if (event.message !== undefined) {
+      details.push(...describe(inWireOrder(event.message), wide === true));
+    }
     const notes = this.#notes.annotate(event);
     if (event.lost) notes.push("lost on the link");
-    if (notes.length > 0) details.push(`‹${notes.join("; ")}›`);
-    return `${time}  │${arrow}│  ${details.join("  ")}`.trimEnd();
+    const noted = notes.length > 0 ? [...details, `‹${notes.join("; ")}›`] : details;
+    const row = `${time}  │${arrow}│  ${noted.join("  ")}`.trimEnd();
+    if (wide || columns(row) <= TRACE_COLUMNS) return row;
+    const main = fitColumns(`${time}  │${arrow}│  ${details.join("  ")}`.trimEnd(), TRACE_COLUMNS);
+    if (notes.length === 0) return main;
+    // From the left column's line, over where the arrow was: the notes get that width besides their own.
+    const under = `${" ".repeat(TIME_WIDTH)}  │  ${noted.at(-1)}`;
+    return `${main}\n${fitColumns(under, TRACE_COLUMNS)}`;
+  }
+
+  get #arrowWidth(): number {
+    return this.#options.wide ? ARROW_WIDTH.wide : ARROW_WIDTH.fitted;
   }
 }
 
@@ -110,19 +137,23 @@ function arrowLabel(m: Message): string {
   return `${typeName(m.type)} ${code}  MID 0x${hex16(m.messageId)}${token}`;
 }
 
-/** An arrow of ARROW_WIDTH characters (longer if the label needs it), the label near its tail. */
-function drawArrow(label: string, rightward: boolean, lost: boolean, retransmitted: boolean): string {
+/** An arrow of `width` characters (longer if the label needs it), the label near its tail. */
+function drawArrow(
+  label: string,
+  width: number,
+  { rightward, lost, retransmitted }: { rightward: boolean; lost: boolean; retransmitted: boolean },
+): string {
   // A retransmission is drawn dashed, so a burst of them stands out from first transmissions.
   const line = retransmitted ? "┄" : "─";
   const head = lost ? "✗" : rightward ? "▶" : "◀";
-  const fill = Math.max(2, ARROW_WIDTH - label.length - 5);
+  const fill = Math.max(2, width - label.length - 5);
   return rightward
     ? `${line} ${label} ${line.repeat(fill)}${head} `
     : ` ${head}${line.repeat(fill)} ${label} ${line}`;
 }
 
-/** Uri-Path, Observe, Block1/2, Content-Format and a payload preview, compactly. */
-function describe(m: Message): string[] {
+/** Uri-Path, Observe, Block1/2, Content-Format and a payload preview, compactly (more so unless `wide`). */
+function describe(m: Message, wide: boolean): string[] {
   const parts: string[] = [];
   const path = m.options.filter((o) => o.number === OptionNumber.UriPath);
   if (path.length > 0) parts.push(printable(`/${path.map((o) => pathText.decode(o.value)).join("/")}`));
@@ -136,15 +167,16 @@ function describe(m: Message): string[] {
     }
     if (number === OptionNumber.ContentFormat) {
       const format = decodeUint(value);
-      parts.push(`ct ${contentFormatName(format) ?? format}`);
+      parts.push(`ct ${(wide ? contentFormatName(format) : contentFormatShortName(format)) ?? format}`);
     }
   }
   if (m.payload.length > 0) {
     if (isUtf8(m.payload)) {
       const text = new TextDecoder().decode(m.payload);
-      const preview = text.length > PREVIEW ? `${text.slice(0, PREVIEW)}…` : text;
+      const length = wide ? PREVIEW.wide : PREVIEW.fitted;
+      const preview = text.length > length ? `${text.slice(0, length)}…` : text;
       parts.push(
-        `${printable(JSON.stringify(preview))}${text.length > PREVIEW ? ` (${m.payload.length} B)` : ""}`,
+        `${printable(JSON.stringify(preview))}${text.length > length ? ` (${m.payload.length} B)` : ""}`,
       );
     } else {
       parts.push(`${m.payload.length} B binary`);

@@ -65,3 +65,29 @@ export function formatTraceLine(event: TraceEvent, start: number): string {
   parts.push(time);
   return parts.join("  ");
 }
+
+/** The width trace rows and observe's lines keep to unless told --wide: a terminal of 100 columns. */
+export const TRACE_COLUMNS = 100;
+
+/**
+ * The columns `line` takes on a terminal: its code points, as every character trace lines hold takes one
+ * (box drawing, arrows, and peer text after printable() has escaped the controls).
+ */
+export function columns(line: string): number {
+  return Array.from(line).length;
+}
+
+/**
+ * `line` cut to `width` columns (as `columns` counts them), its end replaced by "…" when it was longer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fitColumns } from "./trace_line.ts";
+ * assert.equal(fitColumns("MID 0x1a2b  token 9f3c", 12), "MID 0x1a2b …");
+ * assert.equal(fitColumns("short", 12), "short");
+ * ```
+ */
+export function fitColumns(line: string, width: number): string {
+  const characters = Array.from(line);
+  return characters.length <= width ? line : `${characters.slice(0, width - 1).join("")}…`;
+}
