@@ -227,7 +227,9 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
         return EXIT_OK;
       }
       const started = performance.now();
-      const progress = new ProgressLine(method, pathOf(positionals[0]));
+      // --trace and --verbose write their own lines on stderr, which a progress line redrawn in place would garble.
+      const traced = values.trace === true || values.verbose === true;
+      const progress = traced ? undefined : new ProgressLine(method, pathOf(positionals[0]));
       let response;
       try {
         response = await client.request(positionals[0], {
@@ -235,10 +237,10 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
           noResponse,
           blockSize: values["block-size"] === undefined ? undefined : blockSizeFlag(values["block-size"]),
           timeout: values.timeout === undefined ? undefined : secondsFlag("timeout", values.timeout),
-          onProgress: progress.onProgress,
+          onProgress: progress?.onProgress,
         });
       } finally {
-        progress.clear();
+        progress?.clear();
       }
       if (values.output !== undefined && response.isSuccess) {
         // -o: the representation's exact bytes into the file; the code line where it goes without -o.
