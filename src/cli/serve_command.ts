@@ -101,6 +101,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
+  // Listening for SIGINT and SIGTERM before saying so: a service manager may stop serve the moment it is up.
+  const stopped = untilSignal();
   const url = `coap://${addressKey(server.address)}`;
   log.started(`CoAP server listening on ${url}  (${served.describe()}, /.well-known/core)`, { url });
   if (server.secure) {
@@ -119,7 +121,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     for (const [name, value] of Object.entries(server.dtls.limits)) limitsAt(`  dtls.${name}  ${value}`);
   }
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
-  await untilSignal();
+  await stopped;
   served.stop();
   server.close();
   traces.close();
