@@ -4,7 +4,7 @@
  * PUT and DELETE, confined to the directory.
  * @module
  */
-import { dirname, join, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { Code } from "../message/code.ts";
 import { ContentFormat } from "../message/content_format.ts";
 import { CoapError } from "./coap_error.ts";
@@ -82,6 +82,12 @@ export function staticSite(dir: string, options: StaticSiteOptions = {}): Site {
 }
 
 class StaticSite extends Site {
+  /**
+   * The directory as given, made absolute: files are reached through it, so a permission granted for that
+   * path (`deno run --allow-read=DIR`) covers them even when DIR is a symlink (systemd's StateDirectory with
+   * DynamicUser is one).
+   */
+  readonly #dir: string;
   /** The directory, symlinks resolved: every file served or written must resolve inside it. */
   readonly #root: string;
   readonly #writable: boolean;
@@ -92,8 +98,9 @@ class StaticSite extends Site {
 
   constructor(dir: string, options: StaticSiteOptions) {
     super();
+    this.#dir = resolve(dir);
     this.#root = Deno.realPathSync(dir);
-    if (!Deno.statSync(this.#root).isDirectory) throw new Error(`${dir} is not a directory`);
+    if (!Deno.statSync(this.#dir).isDirectory) throw new Error(`${dir} is not a directory`);
     this.#writable = options.writable ?? false;
     this.#maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
     this.#maxListed = options.maxListed ?? DEFAULT_MAX_LISTED;
@@ -104,7 +111,7 @@ class StaticSite extends Site {
     const added = super.find(segments);
     if (added !== undefined || segments.length === 0) return added;
     if (!segments.every(servable)) return FORBIDDEN;
-    const path = join(this.#root, ...segments);
+    const path = join(this.#dir, ...segments);
     const resource: Resource = { get: (request) => this.#get(request, path) };
     if (this.#writable) {
       resource.put = (request) => this.#serialized(() => this.#put(request, path));
@@ -116,7 +123,7 @@ class StaticSite extends Site {
   /** Resources added, then the files, depth first in name order, up to `maxListed`. */
   override *entries(): IterableIterator<[string, Resource]> {
     yield* super.entries();
-    yield* this.#walk(this.#root, [], { left: this.#maxListed });
+    yield* this.#walk(this.#dir, [], { left: this.#maxListed });
   }
 
   *#walk(dir: string, segments: string[], budget: { left: number }): Generator<[string, Resource]> {
@@ -235,14 +242,14 @@ class StaticSite extends Site {
   /** 4.03 unless the deepest existing directory above `path` resolves inside the root (mkdir follows links). */
   async #checkParents(path: string): Promise<void> {
     let parent = dirname(path);
-    while (parent !== this.#root && await lstatOrUndefined(parent) === undefined) parent = dirname(parent);
+    while (parent !== this.#dir && await lstatOrUndefined(parent) === undefined) parent = dirname(parent);
     let real: string;
     try {
       real = await Deno.realPath(parent);
     } catch {
       throw new CoapError(Code.Forbidden, "path leads out of the served directory");
     }
-    if (!this.#inside(real) || !(await Deno.stat(real)).isDirectory) {
+    if (!this.#inside(real) || !(await Deno.stat(parent)).isDirectory) {
       throw new CoapError(Code.Forbidden, "path leads out of the served directory or through a file");
     }
   }
