@@ -29,7 +29,7 @@ export const SERVE_USAGE =
   `serve [--host H] [--port P] [--plugtest | --site FILE.ts | --static DIR [--writable]] [--log-level L] [--log-format F] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]
     run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload); --plugtest: the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
     --site FILE.ts: the Site that FILE's default export (or its export "site") is, or returns when it is a function
-    --static DIR: every file under DIR a resource (GET with ETag, Block2, listed in /.well-known/core); --writable: PUT and DELETE too, within DIR
+    --static DIR: the files under DIR, read at each request (at most 1 MiB each), as resources: GET with ETag and Block2, listed in /.well-known/core; --writable: PUT (body at most 2 MiB, written atomically) and DELETE too, within DIR
     --log-level debug|info|warn|error|quiet (info: request lines; quiet: only the listening line)  --quiet: --log-level error
     --log-format text|json (json: one object per line: time, level, msg, peer, method, path, code, elapsed_ms, bytes)
     ${SERVER_DTLS_USAGE}

@@ -127,7 +127,13 @@ class StaticSite extends Site {
   }
 
   *#walk(dir: string, segments: string[], budget: { left: number }): Generator<[string, Resource]> {
-    const entries = [...Deno.readDirSync(dir)].filter((entry) => servable(entry.name))
+    let listing: Deno.DirEntry[];
+    try {
+      listing = [...Deno.readDirSync(dir)];
+    } catch {
+      return; // unreadable (permissions, removed meanwhile): nothing to list there
+    }
+    const entries = listing.filter((entry) => servable(entry.name))
       .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     for (const entry of entries) {
       if (budget.left <= 0) return;
