@@ -110,6 +110,7 @@ export {
 export { CoapResponse } from "./client/response.ts";
 export { COAP_PORT, type RequestTarget, resolveCoapUri } from "./client/uri.ts";
 export { Site } from "./server/site.ts";
+export { staticSite, type StaticSiteOptions } from "./server/static_site.ts";
 export type { Handler, HandlerResult, Resource, ResponseInit } from "./server/resource.ts";
 export { CoapRequest } from "./server/request.ts";
 export { CoapError } from "./server/coap_error.ts";

@@ -18,7 +18,7 @@ import { formatTraceLine } from "../src/tools/trace_line.ts";
 import { SequenceDiagram } from "../src/tools/sequence_diagram.ts";
 import { annotate } from "../src/tools/annotate.ts";
 import { describeOptionValue } from "../src/tools/describe_option.ts";
-import { requestLogLine } from "../src/cli/serve_command.ts";
+import { requestLogLine } from "../src/cli/server_log.ts";
 import { runCli } from "./_cli.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

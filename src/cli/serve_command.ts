@@ -1,58 +1,39 @@
-/** `serve [--host H] [--port P] [--plugtest] [--quiet] [trace flags]`: the demo or the plugtest server. */
+/**
+ * `serve`: the demo or plugtest site, a user's module (--site), or a directory (--static), with one log
+ * (server_log.ts) for everything it prints.
+ * @module
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { demoSite } from "../demo/demo_site.ts";
 import { plugtestSite } from "../demo/plugtest_site.ts";
+import { uriPath } from "../message/message.ts";
 import type { Site } from "../server/site.ts";
-import { CoapServer, type RequestLogEntry } from "../server/server.ts";
+import { staticSite } from "../server/static_site.ts";
+import { CoapServer } from "../server/server.ts";
 import { limitLines } from "../server/limits.ts";
 import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
-import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions } from "./dtls_flags.ts";
+import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
-import { printable } from "../tools/printable.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, ServerLog } from "./server_log.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  `serve [--host H] [--port P] [--plugtest] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]   run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload), or with --plugtest the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
-    ${SERVER_DTLS_USAGE}`;
-
-/**
- * One request as `serve` logs it, at `time` (UTC, to the millisecond). Escaped with printable, so a peer's
- * text cannot add lines to the log or reorder this one.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { requestLogLine } from "./serve_command.ts";
- * const entry = {
- *   peer: { hostname: "127.0.0.1", port: 40000 },
- *   type: "CON",
- *   method: "PUT",
- *   path: "/led",
- *   code: "2.04",
- *   codeName: "Changed",
- *   payloadBytes: 0,
- *   elapsed: 0.4,
- *   separate: false,
- * } as const;
- * assert.equal(
- *   requestLogLine(entry, new Date("2024-05-01T12:00:00.123Z")),
- *   "12:00:00.123 127.0.0.1:40000 CON PUT /led → 2.04 Changed 0 B 0.4 ms",
- * );
- * ```
- */
-export function requestLogLine(entry: RequestLogEntry, time: Date = new Date()): string {
-  return printable(
-    `${time.toISOString().slice(11, 23)} ${
-      addressKey(entry.peer)
-    } ${entry.type} ${entry.method} ${entry.path} → ${entry.code} ${entry.codeName}` +
-      ` ${entry.payloadBytes} B ${entry.elapsed.toFixed(1)} ms${entry.separate ? " (separate)" : ""}`,
-  );
-}
+  `serve [--host H] [--port P] [--plugtest | --site FILE.ts | --static DIR [--writable]] [--log-level L] [--log-format F] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]
+    run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload); --plugtest: the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
+    --site FILE.ts: the Site that FILE's default export (or its export "site") is, or returns when it is a function
+    --static DIR: the files under DIR, read at each request (at most 1 MiB each), as resources: GET with ETag and Block2, listed in /.well-known/core; --writable: PUT (body at most 2 MiB, written atomically) and DELETE too, within DIR
+    --log-level debug|info|warn|error|quiet (info: request lines; quiet: only the listening line)  --quiet: --log-level error
+    --log-format text|json (json: one object per line: time, level, msg, peer, method, path, code, elapsed_ms, bytes)
+    ${SERVER_DTLS_USAGE}
+    example: serve --static ./www --writable --port 5683 --log-format json`;
 
 /** Runs `serve` until SIGINT/SIGTERM; returns the exit code. */
 export async function serveCommand(args: string[]): Promise<number> {
@@ -61,63 +42,181 @@ export async function serveCommand(args: string[]): Promise<number> {
     port: { type: "string", default: "5683" },
     quiet: { type: "boolean" },
     plugtest: { type: "boolean" },
+    site: { type: "string" },
+    static: { type: "string" },
+    writable: { type: "boolean" },
+    "log-level": { type: "string" },
+    "log-format": { type: "string" },
     ...SERVER_DTLS_FLAGS,
     ...TRACE_FLAGS,
   });
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"\nusage: ${SERVE_USAGE}`);
   }
-  const quiet = values.quiet === true;
+  const log = new ServerLog({
+    level: levelFlag(values["log-level"], values.quiet),
+    format: formatFlag(values),
+  });
   const traces = new TraceOutputs(values, "server");
   // Inside the DTLS sessions: the diagram and --verbose lines; --pcap and --trace-json are the coap:// port's.
   const secureTraces = new TraceOutputs({ trace: values.trace, verbose: values.verbose }, "server");
-  const dtls = serverDtlsOptions(values, quiet ? undefined : (line) => console.log(printable(line)));
-  const demo: { site: Site; stop(): void } = values.plugtest === true ? plugtestSite() : demoSite({
-    // The demo's lines quote what peers sent (a config document, a reading).
-    log: quiet ? undefined : (line) => console.log(`  ${printable(line)}`),
-    driftEvery: DRIFT_EVERY_MS,
-  });
+  const dtls = serverDtlsOptions(values);
+  let served: Served;
+  try {
+    served = await chooseSite(values, log);
+  } catch (error) {
+    traces.close();
+    secureTraces.close();
+    throw error;
+  }
   let server: CoapServer;
   try {
-    server = new CoapServer(demo.site, {
+    server = new CoapServer(served.site, {
       hostname: values.host,
       port: portFlag("port", values.port),
-      onLog: quiet ? undefined : (entry) => console.log(requestLogLine(entry)),
+      onLog: (entry) => log.request(entry),
+      onError: (error, request) =>
+        log.error(
+          // The path as the request log shows it: percent-encoded, so a peer's bytes cannot forge the line.
+          `${request ? `handler for ${request.method} ${uriPath(request.message)}` : "CoAP server"} failed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { error: error instanceof Error ? error.stack : String(error) },
+        ),
       onTrace: traces.onTrace,
-      dtls: dtls && { ...dtls, onTrace: secureTraces.onTrace },
+      dtls: dtls && {
+        ...dtls,
+        onTrace: secureTraces.onTrace,
+        onSession: (event) => {
+          const fields = { peer: addressKey(event.address), session: event.kind };
+          if (event.kind === "established" || event.kind === "closed") log.info(sessionLine(event), fields);
+          else log.warn(sessionLine(event), fields);
+        },
+      },
     });
   } catch (error) {
-    demo.stop();
+    served.stop();
     traces.close();
     secureTraces.close();
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
-  const paths = [...demo.site.entries()].map(([path]) => path);
-  console.log(
-    `CoAP server listening on coap://${addressKey(server.address)}  (${
-      [...paths, "/.well-known/core"].join(", ")
-    })`,
-  );
+  // Listening for SIGINT and SIGTERM before saying so: a service manager may stop serve the moment it is up.
+  const stopped = untilSignal();
+  const url = `coap://${addressKey(server.address)}`;
+  log.started(`CoAP server listening on ${url}  (${served.describe()}, /.well-known/core)`, { url });
   if (server.secure) {
     const kinds = [dtls!.psk || dtls!.pskKeys ? "PSK" : "", dtls!.cert ? "certificate" : ""].filter(Boolean);
-    console.log(`and on coaps://${addressKey(server.secure.address)}  (DTLS 1.2, ${kinds.join(" and ")})`);
+    const secureUrl = `coaps://${addressKey(server.secure.address)}`;
+    log.started(`and on ${secureUrl}  (DTLS 1.2, ${kinds.join(" and ")})`, { url: secureUrl });
   }
-  if (values.verbose) {
-    // Every bound on the server's state, so an operator sees what a flood will run into.
-    console.log("limits:");
-    for (const line of limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters)) {
-      console.log(`  ${line}`);
-    }
-    if (server.dtls) {
-      for (const [name, value] of Object.entries(server.dtls.limits)) console.log(`  dtls.${name}  ${value}`);
-    }
+  // Every bound on the server's state, so an operator sees what a flood will run into: with --verbose, or
+  // at --log-level debug.
+  const limitsAt = (line: string) => values.verbose ? log.info(line) : log.debug(line);
+  limitsAt("limits:");
+  for (const line of limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters)) {
+    limitsAt(`  ${line}`);
+  }
+  if (server.dtls) {
+    for (const [name, value] of Object.entries(server.dtls.limits)) limitsAt(`  dtls.${name}  ${value}`);
   }
   // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
-  await untilSignal();
-  demo.stop();
+  await stopped;
+  served.stop();
   server.close();
   traces.close();
   secureTraces.close();
   return 0;
+}
+
+/** What serve serves: a site, how the listening line names it, and what stops its timers. */
+interface Served {
+  site: Site;
+  describe(): string;
+  stop(): void;
+}
+
+async function chooseSite(
+  values: { plugtest?: boolean; site?: string; static?: string; writable?: boolean },
+  log: ServerLog,
+): Promise<Served> {
+  const chosen = [values.plugtest && "--plugtest", values.site && "--site", values.static && "--static"]
+    .filter(Boolean);
+  // One site per server: a --site module that wants files too can add staticSite to itself.
+  if (chosen.length > 1) throw new UsageError(`give one of ${chosen.join(", ")}, not both`);
+  if (values.writable && values.static === undefined) throw new UsageError("--writable needs --static DIR");
+  const listed = (site: Site) => () => [...site.entries()].map(([path]) => path).join(", ");
+  if (values.static !== undefined) {
+    let site: Site;
+    try {
+      site = staticSite(values.static, { writable: values.writable });
+    } catch (error) {
+      throw new UsageError(`--static ${values.static}: ${(error as Error).message}`);
+    }
+    const access = values.writable ? "read-write" : "read-only";
+    return { site, describe: () => `files under ${values.static}, ${access}`, stop: () => {} };
+  }
+  if (values.site !== undefined) {
+    const site = await siteModule(values.site);
+    return { site, describe: listed(site), stop: () => {} };
+  }
+  const demo = values.plugtest ? plugtestSite() : demoSite({
+    // The demo's lines quote what peers sent (a config document, a reading): the log makes them printable.
+    log: (line) => log.info(line),
+    driftEvery: DRIFT_EVERY_MS,
+  });
+  return { site: demo.site, describe: listed(demo.site), stop: () => demo.stop() };
+}
+
+/**
+ * The Site of a module given by path (relative to the working directory): its default export, or else
+ * its export `site`, being a Site or a function (sync or async, no arguments) that returns one.
+ */
+async function siteModule(file: string): Promise<Site> {
+  const path = resolve(Deno.cwd(), file);
+  try {
+    if (!(await Deno.stat(path)).isFile) throw new UsageError(`--site ${file}: not a file`);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--site ${file}: ${(error as Error).message}`);
+  }
+  let exports: Record<string, unknown>;
+  try {
+    exports = await import(pathToFileURL(path).href);
+  } catch (error) {
+    throw new UsageError(`--site ${file}: cannot import: ${(error as Error).message}`);
+  }
+  let value = exports.default ?? exports.site;
+  if (typeof value === "function") value = await value();
+  // A module may import the library from another URL than ours (a copy, a published version): a Site is
+  // then another class, so what counts is what the server calls.
+  if (isSiteLike(value)) return value as Site;
+  throw new UsageError(
+    `--site ${file}: exports no Site (want a default export, or an export "site", that is a Site or returns one)`,
+  );
+}
+
+function isSiteLike(value: unknown): boolean {
+  const candidate = value as { find?: unknown; entries?: unknown } | null;
+  return typeof candidate === "object" && candidate !== null && typeof candidate.find === "function" &&
+    typeof candidate.entries === "function";
+}
+
+function levelFlag(level: string | undefined, quiet: boolean | undefined): LogLevel {
+  if (quiet && level !== undefined) throw new UsageError("give --quiet or --log-level, not both");
+  // What --quiet always did: no request, session or demo lines; errors still printed.
+  if (quiet) return "error";
+  if (level === undefined) return "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level ${level}: want one of ${LOG_LEVELS.join(", ")}`);
+  }
+  return level as LogLevel;
+}
+
+function formatFlag(values: { "log-format"?: string }): LogFormat {
+  const format = values["log-format"] ?? "text";
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--log-format ${format}: want one of ${LOG_FORMATS.join(", ")}`);
+  }
+  return format as LogFormat;
 }
