@@ -4,7 +4,7 @@
  * @module
  */
 import { codeClass } from "./code.ts";
-import { type Message } from "./message.ts";
+import type { Message } from "./message.ts";
 import { OptionNumber } from "./option.ts";
 import { decodeUint, encodeUint } from "./option_value.ts";
 
