@@ -333,8 +333,11 @@ function userProject(dir: string, readme: Block[]): void {
   const documented = readme.find((block) => block.lang === "json" && block.flags.includes("deno.json"));
   assert.ok(documented, "README.md documents a user's deno.json (```json deno.json)");
   const config = JSON.parse(documented.text);
-  assert.ok(config.imports?.coap, 'the documented deno.json maps the import specifier "coap"');
-  config.imports.coap = `${root}src/mod.ts`;
+  // The package's own name (deno.json "name"), which also resolves inside this repository: a module that
+  // `serve --site` loads imports the library by the same specifier as the user's project does.
+  const name = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).name;
+  assert.ok(config.imports?.[name], `the documented deno.json maps the import specifier "${name}"`);
+  config.imports[name] = `${root}src/mod.ts`;
   Deno.writeTextFileSync(`${dir}/deno.json`, JSON.stringify(config, null, 2));
 }
 

@@ -67,13 +67,13 @@ export async function simulateCommand(args: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-/** The counts in one line. */
+/** The counts, in lines that fit 100 columns as the diagram does. */
 function summaryLine(s: SimulationSummary): string {
   if (!s.registered) {
     return `registration failed: no response after ${s.retransmissions} retransmissions; ` +
       `${s.datagrams} datagrams, ${s.dropped} lost on the link`;
   }
   return `notifications: ${s.sent} sent, ${s.delivered} delivered, ${s.lost} lost  ·  ` +
-    `${s.confirmable} CON, ${s.nonConfirmable} NON  ·  ${s.retransmissions} retransmissions  ·  ` +
-    `${s.datagrams} datagrams, ${s.dropped} lost on the link  ·  ${(s.duration / 1000).toFixed(3)} s virtual`;
+    `${s.confirmable} CON, ${s.nonConfirmable} NON\n` +
+    `link: ${s.retransmissions} retransmissions  ·  ${s.datagrams} datagrams, ${s.dropped} lost on the link  ·  ${(s.duration / 1000).toFixed(3)} s virtual`;
 }
