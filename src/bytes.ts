@@ -10,8 +10,12 @@
  */
 
 const SLAB_SIZE = 16384;
-/** Requests larger than this get their own buffer: carving them would waste most of a slab. */
-const LARGEST_CARVED = 1024;
+/**
+ * Requests larger than this get their own buffer: carving them would waste too much of a slab (a request
+ * that does not fit abandons the slab's tail, at most this much, an eighth). It covers RFC 7252 §4.6's
+ * 1152-byte messages, so a 1 KB block-wise message (SZX 6) with its options is carved too.
+ */
+const LARGEST_CARVED = SLAB_SIZE / 8;
 const utf8 = new TextEncoder();
 
 let slab = new ArrayBuffer(SLAB_SIZE);

@@ -1,7 +1,8 @@
 // Every message format error (RFC 7252 §3, §4.1) has its own reason and the byte offset where it was found.
 import assert from "node:assert/strict";
 import { CoapFormatError, Code, decode, encode, Type } from "../src/mod.ts";
-import { bytes } from "./_hex.ts";
+import { encodedLength } from "../src/message/codec.ts";
+import { bytes, hex } from "./_hex.ts";
 
 const cases: [string, string, string, number, RegExp][] = [
   ["nothing", "", "truncated-header", 0, /needs at least 4 bytes, this one has 0/],
@@ -83,4 +84,28 @@ Deno.test("encode refuses what cannot be a well-formed message", () => {
   });
   assert.throws(() => encode({ ...valid, payload: new Uint8Array(8188) }), { reason: "message-too-large" });
   assert.equal(encode({ ...valid, payload: new Uint8Array(8187) }).length, 8192);
+});
+
+Deno.test("encode: the payload's limit counts the options before it; an Empty message's payload is refused first", () => {
+  // 4 header bytes, If-Match of 300 bytes (1 + 2 extension + 300), the marker: 7884 bytes of payload fill 8192.
+  const options = [{ number: 1, value: new Uint8Array(300).fill(7) }];
+  const full = encode({ ...valid, options, payload: new Uint8Array(7884).fill(9) });
+  assert.equal(full.length, 8192);
+  assert.deepEqual([full[306], full[307], full[308], full[8191]], [7, 0xff, 9, 9]);
+  assert.equal(encodedLength({ ...valid, options, payload: new Uint8Array(7884) }), 8192);
+  assert.throws(() => encode({ ...valid, options, payload: new Uint8Array(7885) }), {
+    reason: "message-too-large",
+  });
+  assert.throws(() => encodedLength({ ...valid, options, payload: new Uint8Array(7885) }), {
+    reason: "message-too-large",
+  });
+  assert.throws(() => encode({ ...valid, code: Code.Empty, options, payload: new Uint8Array(1) }), {
+    reason: "empty-message-not-empty",
+  });
+  // Too large for the stage comes before the Empty message's content, as when the payload was staged.
+  assert.throws(() => encode({ ...valid, code: Code.Empty, payload: new Uint8Array(8193) }), {
+    reason: "message-too-large",
+  });
+  // A failed encode leaves the next one unaffected.
+  assert.equal(hex(encode({ ...valid, payload: Uint8Array.of(0x61) })), "40010001ff61");
 });

@@ -1,6 +1,7 @@
 // Known datagrams, decoded field by field and encoded back byte for byte,
 // with option deltas and lengths on both sides of every nibble boundary.
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { Code, decode, encode, encodeString, type Message, OptionNumber, Type } from "../src/mod.ts";
 import { bytes, hex } from "./_hex.ts";
 
@@ -139,6 +140,35 @@ Deno.test("decoded views point into the datagram without copying", () => {
   const message = decode(datagram);
   assert.equal(message.token.buffer, datagram.buffer);
   assert.equal(message.options[0].value.buffer, datagram.buffer);
+});
+
+Deno.test("decoded views are plain Uint8Arrays at the right place in the datagram's buffer", () => {
+  // A datagram at an offset into a larger buffer, as a Node Buffer from a pool is.
+  const pool = new Uint8Array(64);
+  pool.set(bytes("64451234abcd1234c0ff6869"), 17);
+  const datagram = Buffer.from(pool.buffer, 17, 12);
+  const message = decode(datagram);
+  // The zero-length Content-Format value is a shared empty view, not one into the datagram.
+  for (const part of [message.token, message.options[0].value, message.payload]) {
+    assert.equal(Object.getPrototypeOf(part), Uint8Array.prototype);
+  }
+  assert.equal(message.token.buffer, pool.buffer);
+  assert.equal(message.payload.buffer, pool.buffer);
+  assert.deepEqual([hex(message.token), message.options[0].value.length, hex(message.payload)], [
+    "abcd1234",
+    0,
+    "6869",
+  ]);
+  assert.equal(message.payload.byteOffset, 17 + 10);
+});
+
+Deno.test("encode copies the payload: neither the result nor the payload changes with the other", () => {
+  const payload = new Uint8Array(1024).fill(0x78);
+  const encoded = encode(header([], payload));
+  payload.fill(0);
+  assert.deepEqual([encoded.length, encoded[4], encoded[5], encoded[1028]], [1029, 0xff, 0x78, 0x78]);
+  encoded.fill(1);
+  assert.equal(payload[0], 0);
 });
 
 Deno.test("encoded messages stay intact while later ones are encoded", () => {
