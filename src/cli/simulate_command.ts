@@ -75,5 +75,7 @@ function summaryLine(s: SimulationSummary): string {
   }
   return `notifications: ${s.sent} sent, ${s.delivered} delivered, ${s.lost} lost  ·  ` +
     `${s.confirmable} CON, ${s.nonConfirmable} NON\n` +
-    `link: ${s.retransmissions} retransmissions  ·  ${s.datagrams} datagrams, ${s.dropped} lost on the link  ·  ${(s.duration / 1000).toFixed(3)} s virtual`;
+    `link: ${s.retransmissions} retransmissions  ·  ${s.datagrams} datagrams, ${s.dropped} lost on the link  ·  ${
+      (s.duration / 1000).toFixed(3)
+    } s virtual`;
 }

@@ -4,8 +4,8 @@
  * @module
  */
 
-/** Named codes, as literals (0x45 is 2.05: class 2 in the top three bits, detail 5) so the type is explicit. */
-const CODES = {
+/** Named codes, as literals (0x45 is 2.05: class 2 in the top three bits, detail 5), so their type is explicit. */
+export const Code = {
   Empty: 0,
   Get: 0x01, // 0.01
   Post: 0x02, // 0.02
@@ -42,9 +42,6 @@ const CODES = {
   ProxyingNotSupported: 0xa5, // 5.05
   HopLimitReached: 0xa8, // 5.08
 } as const;
-
-/** Named codes. */
-export const Code: typeof CODES = CODES;
 
 const NAMES: Record<number, string> = {
   [Code.Empty]: "Empty",
