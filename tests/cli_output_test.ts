@@ -135,6 +135,46 @@ Deno.test("--content-format and --accept take names as aiocoap-client does; an u
   }
 });
 
+Deno.test("--option NUMBER=HEX repeats on a request and reaches the wire in order; a bad one is a usage error", async () => {
+  const seen: Message[] = [];
+  const server = scriptedServer((request) => {
+    seen.push(request);
+    return [{
+      type: Type.ACK,
+      code: Code.Content,
+      messageId: request.messageId,
+      token: request.token,
+      options: [],
+      payload: new Uint8Array(0),
+    }];
+  });
+  try {
+    const get = await runCli([
+      "get",
+      `${server.uri}/x`,
+      "--option",
+      "2048=0a0b",
+      "--option",
+      "2048=",
+      "--option",
+      "0x801=ff",
+    ]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(
+      seen[0].options.filter((option) => option.number >= 2048).map((
+        { number, value },
+      ) => [number, [...value]]),
+      [[2048, [0x0a, 0x0b]], [2048, []], [2049, [0xff]]],
+    );
+    const bad = await runCli(["get", `${server.uri}/x`, "--option", "2048"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error: --option 2048: expected NUMBER=HEX/);
+    assert.equal(seen.length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("the progress line: its text, drawn in place on a terminal and erased, never drawn elsewhere", () => {
   assert.equal(
     progressLine("GET", "/large", { direction: "download", block: 36, bytes: 37888, total: 2000000 }),

@@ -14,7 +14,7 @@ import { parseType } from "../message/type.ts";
 import { bytesToHex, hexToBytes } from "../tools/hex.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
-import { integerFlag } from "./flag_values.ts";
+import { integerFlag, optionFlag } from "./flag_values.ts";
 
 /** Usage text of `encode`. */
 export const ENCODE_USAGE = `encode [flags]         build a CoAP datagram and print it as hex
@@ -114,9 +114,8 @@ export function encodeCommand(args: string[]): number {
   if (values.block2 !== undefined) add(OptionNumber.Block2, block("block2", values.block2));
   if (values["if-none-match"]) add(OptionNumber.IfNoneMatch, new Uint8Array());
   for (const raw of values.option ?? []) {
-    const match = /^(\d+)=(.*)$/.exec(raw);
-    if (!match) throw new UsageError(`--option ${raw}: expected NUMBER=HEX, for example 2048=0a0b`);
-    add(integerFlag("option", match[1], 0xffff), hex("option", match[2]));
+    const { number, value } = optionFlag("option", raw);
+    add(number, value);
   }
   const payload = values["payload-hex"] !== undefined
     ? hex("payload-hex", values["payload-hex"])

@@ -162,3 +162,23 @@ export function opaqueFlag(flag: string, text: string, minLength: number, maxLen
   }
   return value;
 }
+
+/**
+ * `--option NUMBER=HEX`: any option by number, its value in hex (empty for an empty value), as coap-client's
+ * `-O`. A value of up to 8,192 bytes is taken: the encoder then refuses what does not fit a message.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionFlag } from "./flag_values.ts";
+ * import { UsageError } from "./usage_error.ts";
+ * assert.deepEqual(optionFlag("option", "2048=0a0b"), { number: 2048, value: Uint8Array.of(0x0a, 0x0b) });
+ * assert.deepEqual(optionFlag("option", "5="), { number: 5, value: new Uint8Array(0) });
+ * assert.throws(() => optionFlag("option", "2048"), UsageError);
+ * assert.throws(() => optionFlag("option", "70000=00"), UsageError);
+ * ```
+ */
+export function optionFlag(flag: string, text: string): { number: number; value: Uint8Array } {
+  const match = /^(\d+|0x[0-9a-f]+)=(.*)$/i.exec(text);
+  if (!match) throw new UsageError(`--${flag} ${text}: expected NUMBER=HEX, for example 2048=0a0b`);
+  return { number: integerFlag(flag, match[1], 0xffff), value: opaqueFlag(flag, match[2], 0, 8192) };
+}

@@ -10,6 +10,7 @@ import {
   contentFormatFlag,
   integerFlag,
   opaqueFlag,
+  optionFlag,
   responseClassesFlag,
   secondsFlag,
 } from "./flag_values.ts";
@@ -35,6 +36,7 @@ export const REQUEST_USAGE =
     --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
     CF: a Content-Format number or name (json, cbor, text, link-format, octet-stream, senml+json, …)
     --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
+    --option NUMBER=HEX (repeatable: any option, e.g. 2048=0a0b; "5=" an empty one)
     --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
     ${CLIENT_DTLS_USAGE}
@@ -72,6 +74,7 @@ const FLAGS = {
   "if-match": { type: "string", multiple: true },
   "if-none-match": { type: "boolean" },
   etag: { type: "string", multiple: true },
+  option: { type: "string", multiple: true },
   "block-size": { type: "string" },
   json: { type: "boolean" },
   output: { type: "string", short: "o" },
@@ -216,6 +219,7 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
     ifNoneMatch: values["if-none-match"],
     etags: opaqueFlags("etag", values.etag, OptionNumber.ETag),
     confirmable: !values.non,
+    options: (values.option ?? []).map((raw) => optionFlag("option", raw)),
   };
   const client = clientFromFlags(values, positionals[0]);
   try {
