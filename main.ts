@@ -54,22 +54,25 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   device: deviceCommand,
 };
 
-const USAGE = `usage: deno run -A main.ts COMMAND [flags]
+/** One line a command, for `--help` without a command. */
+const SUMMARY = `usage: deno run -A main.ts COMMAND [flags]     (deno task COMMAND runs the same)
 
-  ${SERVE_USAGE}
-  ${REQUEST_USAGE}
-  ${DISCOVER_USAGE}
-  ${OBSERVE_USAGE}
-  ${SIMULATE_USAGE}
-  ${DECODE_USAGE}
-  ${ENCODE_USAGE}
-  ${OVERHEAD_USAGE}
-  ${DEVICE_USAGE}`;
+  serve                 run a CoAP server: the demo site, a directory (--static) or your --site
+  get|put|post|delete URI    one request, the response printed (also fetch, patch, ipatch)
+  observe URI           print a resource's notifications (RFC 7641)
+  discover URI          list a server's resources (/.well-known/core)
+  decode HEX, encode    a datagram explained byte by byte; a datagram built from flags
+  simulate observe      an Observe timeline over a lossy link, in virtual time
+  overhead              CoAP/UDP against HTTP/TCP: bytes, airtime, battery
+  device                boot the emulated sensor node under QEMU
+
+  COMMAND --help        the command's flags and examples
+  --version             the version`;
 
 async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    console.log(USAGE);
+    console.log(SUMMARY);
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === "--version" || name === "-V") {
@@ -77,7 +80,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}"\n\n${USAGE}`);
+  if (!command) throw new UsageError(`unknown command "${name}"\n\n${SUMMARY}`);
   // Before the command's own parsing, which would take --help for an unknown flag.
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(`usage: deno run -A main.ts ${COMMAND_USAGE[name]}`);

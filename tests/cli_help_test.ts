@@ -22,12 +22,20 @@ const COMMANDS = [
   "device",
 ];
 
-Deno.test("every command answers --help with its usage and exit 0; --version prints the version", async () => {
+Deno.test("every command answers --help with its usage and an example in 100 columns, exit 0; --version prints the version", async () => {
   for (const command of COMMANDS) {
     const help = await runCli([command, "--help"]);
     assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
     assert.match(help.stdout, new RegExp(`^usage: deno run -A main\\.ts (\\S*\\|)?${command}\\b`), command);
+    assert.match(help.stdout, /\n {2}examples?:\n {4}\S/, `${command} --help shows an example`);
+    assertFits(help.stdout, `${command} --help`);
   }
+  const summary = await runCli(["--help"]);
+  assert.equal(summary.code, 0);
+  for (const command of ["serve", "get", "observe", "discover", "decode", "simulate", "overhead", "device"]) {
+    assert.match(summary.stdout, new RegExp(`\\n {2}(\\S+\\|)?${command}\\b`), `--help lists ${command}`);
+  }
+  assertFits(summary.stdout, "--help");
   const { version } = JSON.parse(await Deno.readTextFile(new URL("../package.json", import.meta.url)));
   const printed = await runCli(["--version"]);
   assert.equal(printed.code, 0);
@@ -36,6 +44,13 @@ Deno.test("every command answers --help with its usage and exit 0; --version pri
     new RegExp(`^deno-coap ${version.replaceAll(".", "\\.")} \\(Deno \\d+\\.\\d+\\.\\d+\\)\\n$`),
   );
 });
+
+/** Every line of `text` within 100 columns (characters, as a terminal counts them here). */
+function assertFits(text: string, what: string): void {
+  for (const line of text.split("\n")) {
+    assert.ok([...line].length <= 100, `${what}: ${[...line].length} columns: ${line}`);
+  }
+}
 
 Deno.test("coap+tcp://, coap+ws:// and http:// are refused by name: scheme not supported, exit 2", async () => {
   for (const scheme of ["coap+tcp", "coap+ws", "http"]) {

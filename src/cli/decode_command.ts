@@ -7,7 +7,10 @@ import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage text of `decode`. */
-export const DECODE_USAGE = "decode [--json] HEX    explain a CoAP datagram byte by byte (or as JSON)";
+export const DECODE_USAGE = `decode [--json] HEX
+  Explain a CoAP datagram byte by byte (or as JSON).
+  example:
+    decode 4101abcd11bb74656d7065726174757265`;
 
 /** Runs `decode`; returns the exit code. Format errors propagate as CoapFormatError. */
 export function decodeCommand(args: string[]): number {

@@ -9,8 +9,11 @@ import { UsageError } from "./usage_error.ts";
 const EXIT_DEVICE_FAILED = 1;
 
 /** Usage text of `device`. */
-export const DEVICE_USAGE = `device [--port P] [--edge coap://127.0.0.1:Q/readings] [--seed N] [--quiet]
-    boot the ESP32-class sensor node (RV32IMC under QEMU) at coap://127.0.0.1:P; Ctrl-C stops it`;
+export const DEVICE_USAGE = `device [--port P] [--edge URI] [--seed N] [--quiet]
+  Boot the ESP32-class sensor node (RV32IMC under QEMU) at coap://127.0.0.1:P; Ctrl-C stops it.
+  --edge coap://127.0.0.1:Q/readings: PUT each reading to an edge server.
+  example:
+    device --port 5690 --edge coap://127.0.0.1:5683/readings`;
 
 /** Runs the device until SIGINT/SIGTERM; returns the exit code. */
 export async function deviceCommand(args: string[]): Promise<number> {

@@ -1,15 +1,24 @@
 /** `discover URI`: the server's /.well-known/core as a table. */
 import { type Link, parseLinkFormat } from "../tools/link_format.ts";
 import { printable } from "../tools/printable.ts";
-import { CLIENT_FLAGS, clientFromFlags, printResponse, withClientErrors } from "./request_command.ts";
+import {
+  CLIENT_FLAGS,
+  CLIENT_USAGE,
+  clientFromFlags,
+  printResponse,
+  withClientErrors,
+} from "./request_command.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { secondsFlag } from "./flag_values.ts";
 import { forTerminal } from "./terminal_output.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `discover`. */
-export const DISCOVER_USAGE =
-  "discover URI [--json] [--timeout S] [--trace] [--trace-json F] [--pcap F] [--verbose]   list a server's resources (/.well-known/core)";
+export const DISCOVER_USAGE = `discover URI [--json] [flags]
+  List a server's resources (its /.well-known/core, RFC 6690); links elsewhere apart.
+    ${CLIENT_USAGE}
+  example:
+    discover coap://127.0.0.1`;
 
 const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
 /** The columns of links to elsewhere: `rel` says what they are to this server (RFC 6690 §3.3, RFC 8288). */

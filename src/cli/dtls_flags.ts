@@ -34,9 +34,11 @@ export const SERVER_DTLS_FLAGS = {
 
 /** Their usage text. */
 export const CLIENT_DTLS_USAGE =
-  "coaps: --psk-identity ID --psk KEY | --psk-hex HEX  --ca F [--cert F --key F]  --session-file F  --keylog F  --handshake-timeout S (10)";
+  `coaps://: --psk-identity ID --psk KEY | --psk-hex HEX   or --ca F [--cert F --key F]
+    --session-file F (resume across runs)  --keylog F  --handshake-timeout S (10)`;
 export const SERVER_DTLS_USAGE =
-  "coaps: --dtls-port P (5684) --psk KEY | --psk-hex HEX | --psk-file F.json  --psk-hint H  --cert F --key F [--ca F]  --keylog F";
+  `coaps://: --dtls-port P (5684) with --psk KEY | --psk-hex HEX | --psk-file F.json
+    [--psk-hint H], or --cert F --key F [--ca F: client certificates required]  --keylog F`;
 
 type KeyFlags = {
   psk?: string;

@@ -17,12 +17,15 @@ import { UsageError } from "./usage_error.ts";
 import { integerFlag, optionFlag } from "./flag_values.ts";
 
 /** Usage text of `encode`. */
-export const ENCODE_USAGE = `encode [flags]         build a CoAP datagram and print it as hex
+export const ENCODE_USAGE = `encode [flags]
+  Build a CoAP datagram and print it as hex.
     --type CON|NON|ACK|RST  --code GET|2.05|Content  --mid N|0xN  --token HEX
-    --path /a/b (repeatable)  --query k=v (repeatable)  --host H  --port N
-    --content-format N  --accept N  --observe N  --max-age N  --etag HEX (repeatable)
+    --path /a/b  --query k=v  --option NUMBER=HEX  --etag HEX    (all repeatable)
+    --host H  --port N  --content-format N  --accept N  --observe N  --max-age N
     --block1 NUM/M/SZX  --block2 NUM/M/SZX  --size1 N  --size2 N  --if-none-match
-    --option NUMBER=HEX (repeatable)  --payload TEXT | --payload-hex HEX`;
+    --payload TEXT | --payload-hex HEX
+  example:
+    encode --type CON --code GET --mid 0xabcd --token 11 --path /temperature`;
 
 const FLAGS = {
   type: { type: "string", default: "CON" },

@@ -12,6 +12,7 @@ import { integerFlag, secondsFlag } from "./flag_values.ts";
 import { parseFlags } from "./parse_flags.ts";
 import {
   CLIENT_FLAGS,
+  CLIENT_USAGE,
   clientFromFlags,
   limitMessage,
   printResponse,
@@ -22,8 +23,12 @@ import { untilSignal } from "./until_signal.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
-export const OBSERVE_USAGE =
-  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--trace] [--wide] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
+export const OBSERVE_USAGE = `observe URI [--count N] [--duration S] [--json] [flags]
+  Register with a resource (RFC 7641) and print each notification; deregisters after --count
+  notifications, --duration seconds, Ctrl-C or SIGTERM. Exit 1 when the resource is not observable.
+    ${CLIENT_USAGE}
+  example:
+    observe coap://127.0.0.1/temperature --count 5`;
 
 /**
  * How long the command waits for its deregistration to be acknowledged before it exits anyway: past the

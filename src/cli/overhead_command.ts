@@ -9,14 +9,16 @@ import { parseFlags } from "./parse_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage text of `overhead`. */
-export const OVERHEAD_USAGE =
-  `overhead [URI] [flags]  bytes and battery charge of one reading, CoAP/UDP vs HTTP/1.1/TCP
+export const OVERHEAD_USAGE = `overhead [URI] [flags]
+  Bytes, airtime and battery charge of one sensor reading: CoAP/UDP against HTTP/1.1/TCP.
     URI: coap://192.0.2.1/temperature by default (coap://[2001:db8::1]/temperature with --ip 6)
-    --payload 22.5  --token-length 0-8 (4)  --ip 4|6  --device server|client (server: the sensor answers)
-    --radio ${Object.keys(RADIO_PRESETS).join("|")} (802.15.4)  --bitrate BIT/S  --tx-current-ma MA
-    --rx-current-ma MA  --interval S (60)  --battery-mah MAH (225)  --sleep-current-ua UA (0)
-    --frame-bytes N (link/PHY bytes per packet, 0)  --coap-bytes N  --http-bytes N (application bytes given)
-    --verbose  --json`;
+    --payload 22.5  --token-length 0-8 (4)  --ip 4|6  --device server|client (server: it answers)
+    --radio ${Object.keys(RADIO_PRESETS).join("|")} (802.15.4)  --bitrate BIT/S
+    --tx-current-ma MA  --rx-current-ma MA  --interval S (60)  --battery-mah MAH (225)
+    --sleep-current-ua UA (0)  --frame-bytes N (link/PHY bytes a packet, 0)
+    --coap-bytes N  --http-bytes N (application bytes given)  --verbose  --json
+  example:
+    overhead --radio lora --interval 300`;
 
 const FLAGS = {
   payload: { type: "string", default: "22.5" },

@@ -29,20 +29,30 @@ import { DtlsError } from "../dtls/session.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
-/** Usage text of the request commands. */
-export const REQUEST_USAGE =
-  `get|put|post|delete|fetch|patch|ipatch URI [flags]   send one request, print the response
-    --payload S | --payload @FILE | --payload - (stdin) | --file F  -o FILE (the payload's bytes)  --content-format CF  --accept CF  --query k=v (repeatable)  --non
-    --no-response 2,4,5 (RFC 7967: classes the server should not send; all three: exit 0 once sent/ACKed)
-    CF: a Content-Format number or name (json, cbor, text, link-format, octet-stream, senml+json, …)
-    --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --etag HEX (repeatable)
-    --option NUMBER=HEX (repeatable: any option, e.g. 2048=0a0b; "5=" an empty one)
-    --block-size 16…1024  --timeout S  --ack-timeout S  --max-retransmit N  --json
-    --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300)
+/** Usage text of the flags every command that talks to a server takes (CLIENT_FLAGS). */
+export const CLIENT_USAGE = `--timeout S  --ack-timeout S (2)  --max-retransmit N (4)
+    --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300, a block-wise transfer)
     ${CLIENT_DTLS_USAGE}
-    ${TRACE_USAGE}
-    exit code: 0 for 2.xx, 1 for 4.xx/5.xx or a response refused (over a limit, blocks out of order),
-    2 usage error, 3 timeout, reset or DTLS handshake failure`;
+    ${TRACE_USAGE}`;
+
+/** Usage text of the request commands. */
+export const REQUEST_USAGE = `get|put|post|delete|fetch|patch|ipatch URI [flags]
+  Send one request and print the response: piped, the payload's bytes alone (the code line on
+  stderr); on a terminal, the code line and the payload laid out by its Content-Format.
+    --payload TEXT | --payload @FILE | --payload - (stdin) | --file FILE    the request body
+    -o FILE (a 2.xx payload's bytes)  --json (the whole response)  --non (Non-confirmable)
+    --content-format CF  --accept CF    CF: a number or a name (json, cbor, text, link-format, …)
+    --query k=v  --option NUMBER=HEX (any option, e.g. 2048=0a0b)  --etag HEX    (all repeatable)
+    --if-match HEX (repeatable; "" = if it exists)  --if-none-match  --block-size 16…1024
+    --no-response 2,4,5 (RFC 7967: classes the server should not send)
+    ${CLIENT_USAGE}
+  exit code: 0 for 2.xx; 1 for 4.xx/5.xx or a response refused (over a limit, blocks out of order);
+    2 usage error; 3 timeout, reset, unreachable or DTLS handshake failure
+  examples:
+    get coap://[::1]/temperature
+    put coap://127.0.0.1/config --payload '{"interval":30}' --content-format json
+    get coap://127.0.0.1/large -o large.txt
+    get coaps://127.0.0.1/temperature --psk-identity dev1 --psk secret`;
 
 /** The flags of ClientFlags, as parseFlags takes them. */
 export const CLIENT_FLAGS = {

@@ -18,22 +18,27 @@ import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
 import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
-import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
+import { TRACE_FLAGS, TRACE_USAGE, TraceOutputs } from "./trace_flags.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, ServerLog } from "./server_log.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
-export const SERVE_USAGE =
-  `serve [--host H] [--port P] [--plugtest | --site FILE.ts | --static DIR [--writable]] [--log-level L] [--log-format F] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]
-    run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload); --plugtest: the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
-    --site FILE.ts: the Site that FILE's default export (or its export "site") is, or returns when it is a function
-    --static DIR: the files under DIR, read at each request (at most 1 MiB each), as resources: GET with ETag and Block2, listed in /.well-known/core; --writable: PUT (body at most 2 MiB, written atomically) and DELETE too, within DIR
-    --log-level debug|info|warn|error|quiet (info: request lines; quiet: only the listening line)  --quiet: --log-level error
-    --log-format text|json (json: one object per line: time, level, msg, peer, method, path, code, elapsed_ms, bytes)
+export const SERVE_USAGE = `serve [--host H] [--port P] [flags]
+  Run a CoAP server on [::]:5683 (IPv4 and IPv6): the demo site (/temperature, /slow, /led,
+  /config, /large, /upload, /readings) unless one of these is given:
+    --plugtest    the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
+    --site FILE.ts    the Site FILE exports (default export or "site"; a function may return it)
+    --static DIR [--writable]    DIR's files: GET with ETag and Block2, at most 1 MiB a file;
+        --writable: PUT (at most 2 MiB, written atomically) and DELETE, inside DIR only
+    --log-level debug|info|warn|error|quiet (info)  --quiet (= error)  --log-format text|json
     ${SERVER_DTLS_USAGE}
-    example: serve --static ./www --writable --port 5683 --log-format json`;
+    ${TRACE_USAGE}
+  examples:
+    serve --port 5683
+    serve --static ./www --writable --log-format json
+    serve --dtls-port 5684 --psk secret`;
 
 /** Runs `serve` until SIGINT/SIGTERM; returns the exit code. */
 export async function serveCommand(args: string[]): Promise<number> {

@@ -14,9 +14,12 @@ import { parseFlags } from "./parse_flags.ts";
 import { EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `simulate`. */
-export const SIMULATE_USAGE =
-  `simulate observe [--interval S] [--count N] [--con-every K] [--loss P] [--seed X] [--json]
-    an Observe timeline over a lossy in-memory link in virtual time (defaults: 2 s, 10, 5, 0, 1)`;
+export const SIMULATE_USAGE = `simulate observe [--interval S] [--count N] [--con-every K] [--loss P]
+    [--seed X] [--json]
+  An Observe timeline over a lossy in-memory link in virtual time, run by the real client and
+  server (defaults: 2 s, 10, 5, 0, 1).
+  example:
+    simulate observe --loss 0.25 --seed 5`;
 
 /** Runs `simulate`; returns the exit code. */
 export async function simulateCommand(args: string[]): Promise<number> {

@@ -20,8 +20,8 @@ export const TRACE_FLAGS = {
 } as const;
 
 /** Their usage text. */
-export const TRACE_USAGE =
-  "--trace (sequence diagram on stderr, 100 columns; --wide: full rows)  --trace-json FILE (JSON lines)  --pcap FILE  --verbose";
+export const TRACE_USAGE = `--trace (a sequence diagram on stderr; --wide: rows past 100 columns)
+    --verbose (a line a datagram)  --trace-json FILE (JSON lines)  --pcap FILE (for Wireshark)`;
 
 /** The values parseFlags gives for TRACE_FLAGS. */
 export type TraceFlags = {
