@@ -9,7 +9,8 @@ import { freeUdpPort, hasCommand } from "./_peers.ts";
 const root = new URL("../", import.meta.url).pathname;
 const deno = Deno.execPath();
 const tasks: Record<string, string> = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks;
-const RUN_TIMEOUT_MS = 15_000;
+/** Per program; generous, since a loaded CI machine is slow and a block that hangs fails anyway. */
+const RUN_TIMEOUT_MS = 45_000;
 
 /** Why DTLS cannot run here (no system OpenSSL 3), or undefined. Blocks that need it are then skipped. */
 const noOpenSsl = (() => {
@@ -203,27 +204,44 @@ class Background {
   readonly #child: Deno.ChildProcess;
   readonly #lines: string[] = [];
   readonly #reader: Promise<void>;
+  #stderr = "";
+  #exited: number | undefined;
 
   constructor(command: string, args: string[], cwd: string) {
-    const child = new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "null", stdin: "null" })
+    const child = new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "piped", stdin: "null" })
       .spawn();
     this.#child = child;
-    this.#reader = (async () => {
-      let rest = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        const lines = rest.split("\n");
-        rest = lines.pop()!;
-        this.#lines.push(...lines);
-      }
-    })();
+    child.status.then((status) => this.#exited = status.code);
+    this.#reader = Promise.all([
+      (async () => {
+        let rest = "";
+        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+          rest += chunk;
+          const lines = rest.split("\n");
+          rest = lines.pop()!;
+          this.#lines.push(...lines);
+        }
+      })(),
+      (async () => {
+        for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) this.#stderr += chunk;
+      })(),
+    ]).then(() => {});
   }
 
-  /** Its first `count` lines of stdout (at least one: the line that says it is ready). */
+  /**
+   * Its first `count` lines of stdout (at least one: the line that says it is ready). A process that exits
+   * first fails at once with its stderr; the deadline is generous because a loaded CI machine is slow.
+   */
   async firstLines(count: number, where: string): Promise<string[]> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (this.#lines.length < Math.max(count, 1)) {
-      assert.ok(Date.now() < deadline, `${where}: no ready line within 10 s (got ${this.#lines.join("|")})`);
+      const got = `got ${this.#lines.join("|")}; stderr: ${this.#stderr}`;
+      assert.equal(
+        this.#exited,
+        undefined,
+        `${where}: exited ${this.#exited} before its ready line (${got})`,
+      );
+      assert.ok(Date.now() < deadline, `${where}: no ready line within 30 s (${got})`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return this.#lines.slice(0, count);
