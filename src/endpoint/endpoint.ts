@@ -119,8 +119,8 @@ export class Endpoint {
   readonly #replies = new Replies();
   /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
   readonly #onNonReset: ((() => void) | undefined)[] = [];
-  /** Datagrams held for one transport send while batch() runs. */
-  #batch?: Datagram[];
+  /** Datagrams held for one transport send while batch() runs, and their trace events, told after it. */
+  #batch?: { datagrams: Datagram[]; traces: TraceEvent[] };
   #closed = false;
 
   /** An endpoint on `transport`, which it listens on from now until close(). */
@@ -339,7 +339,8 @@ export class Endpoint {
    * Runs `send`, and hands every datagram the endpoint sends meanwhile (CONs, NONs, replies) to the
    * transport as one batch when it returns, instead of one transport send per message: the notifications
    * of one Observe change to many observers leave together, in one call of a batching transport.
-   * Nested calls join the outer batch.
+   * Nested calls join the outer batch. `onTrace` hears of the datagrams once the transport has them, as
+   * it does of a datagram sent alone.
    * @example
    * ```ts
    * import assert from "node:assert/strict";
@@ -364,12 +365,13 @@ export class Endpoint {
    */
   batch(send: () => void): void {
     if (this.#batch !== undefined) return send();
-    const batch: Datagram[] = this.#batch = [];
+    const batch = this.#batch = { datagrams: [] as Datagram[], traces: [] as TraceEvent[] };
     try {
       send();
     } finally {
       this.#batch = undefined;
-      if (batch.length > 0 && !this.#closed) this.#transport.send(batch);
+      if (batch.datagrams.length > 0 && !this.#closed) this.#transport.send(batch.datagrams);
+      for (const event of batch.traces) this.#onTrace?.(event);
     }
   }
 
@@ -411,9 +413,11 @@ export class Endpoint {
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
-    if (this.#batch !== undefined) this.#batch.push({ data: bytes, address });
-    else this.#transport.send([{ data: bytes, address }]);
-    this.#onTrace?.({
+    const batch = this.#batch;
+    if (batch === undefined) this.#transport.send([{ data: bytes, address }]);
+    else batch.datagrams.push({ data: bytes, address });
+    if (this.#onTrace === undefined) return;
+    const event: TraceEvent = {
       direction: "out",
       at: this.#clock.now(),
       peer: address,
@@ -421,7 +425,9 @@ export class Endpoint {
       bytes,
       message,
       retransmission,
-    });
+    };
+    if (batch === undefined) this.#onTrace(event);
+    else batch.traces.push(event);
   }
 
   /** Reports a received datagram to onTrace; the event is built only when someone listens. */
