@@ -337,7 +337,7 @@ export class ObserveRegistry {
  */
 function formKey(request: CoapRequest, peer: Peer | undefined): string {
   const { message } = request;
-  let key = `${peer?.key ?? ""} ${request.identity ?? ""} ${message.type}`;
+  let key = `${peer?.key ?? ""} ${JSON.stringify(request.identity ?? null)} ${message.type}`;
   for (const option of message.options) {
     if (option.number !== OptionNumber.Observe) key += ` ${option.number}=${hex(option.value)}`;
   }
