@@ -170,6 +170,36 @@ Deno.test("two Accept forms among 200 observers: two renderings per change, each
   }
 });
 
+Deno.test("a re-registration with the same token and another Accept moves the observer to that form (RFC 7641 §4.1)", async () => {
+  const { server, wire, renders, change } = fanout();
+  try {
+    wire.inject(
+      observerAt(0),
+      encode({
+        type: Type.CON,
+        code: Code.Get,
+        messageId: 9999,
+        token: tokenOf(0),
+        options: [
+          { number: OptionNumber.Observe, value: empty },
+          { number: OptionNumber.UriPath, value: new TextEncoder().encode("value") },
+          { number: OptionNumber.Accept, value: encodeUint(ContentFormat.Json) },
+        ],
+        payload: empty,
+      }),
+    );
+    assert.equal(server.observerCount, OBSERVERS, "the same observation, not a second one");
+    renders.length = 0;
+    const sent = await change();
+    assert.deepEqual(renders.toSorted(), [ContentFormat.Json, undefined]); // toSorted puts undefined last
+    assert.equal(sent.length, OBSERVERS);
+    const moved = sent.filter(({ to }) => to.port === observerAt(0).port);
+    assert.deepEqual(moved.map(({ message }) => new TextDecoder().decode(message.payload)), [`{"value":1}`]);
+  } finally {
+    server.close();
+  }
+});
+
 Deno.test("renderPerPeer: a handler that depends on who asks is run for each observing peer", async () => {
   const { server, renders, change } = fanout({ renderPerPeer: true });
   try {
