@@ -119,6 +119,8 @@ export class Endpoint {
   readonly #replies = new Replies();
   /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
   readonly #onNonReset: ((() => void) | undefined)[] = [];
+  /** Datagrams held for one transport send while batch() runs, and their trace events, told after it. */
+  #batch?: { datagrams: Datagram[]; traces: TraceEvent[] };
   #closed = false;
 
   /** An endpoint on `transport`, which it listens on from now until close(). */
@@ -333,6 +335,46 @@ export class Endpoint {
     };
   }
 
+  /**
+   * Runs `send`, and hands every datagram the endpoint sends meanwhile (CONs, NONs, replies) to the
+   * transport as one batch when it returns, instead of one transport send per message: the notifications
+   * of one Observe change to many observers leave together, in one call of a batching transport.
+   * Nested calls join the outer batch. `onTrace` hears of the datagrams once the transport has them, as
+   * it does of a datagram sent alone.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Code, Endpoint, type Transport } from "../mod.ts";
+   * const batches: number[] = [];
+   * const transport: Transport = {
+   *   local: { hostname: "10.0.0.2", port: 5683 },
+   *   listen: () => {},
+   *   send: (batch) => void batches.push(batch.length),
+   *   close: () => {},
+   * };
+   * const endpoint = new Endpoint(transport);
+   * const notification = { code: Code.Content, token: Uint8Array.of(1), options: [], payload: new Uint8Array() };
+   * endpoint.batch(() => {
+   *   for (let port = 40000; port < 40003; port++) {
+   *     endpoint.sendNonConfirmable(notification, endpoint.peer({ hostname: "10.0.0.1", port }));
+   *   }
+   * });
+   * assert.deepEqual(batches, [3]);
+   * endpoint.close();
+   * ```
+   */
+  batch(send: () => void): void {
+    if (this.#batch !== undefined) return send();
+    const batch = this.#batch = { datagrams: [] as Datagram[], traces: [] as TraceEvent[] };
+    try {
+      send();
+    } finally {
+      this.#batch = undefined;
+      if (batch.datagrams.length > 0 && !this.#closed) this.#transport.send(batch.datagrams);
+      for (const event of batch.traces) this.#onTrace?.(event);
+    }
+  }
+
   /** Stops the endpoint: outstanding and queued CONs fail, the transport closes. */
   close(): void {
     if (this.#closed) return;
@@ -371,8 +413,11 @@ export class Endpoint {
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
-    this.#transport.send([{ data: bytes, address }]);
-    this.#onTrace?.({
+    const batch = this.#batch;
+    if (batch === undefined) this.#transport.send([{ data: bytes, address }]);
+    else batch.datagrams.push({ data: bytes, address });
+    if (this.#onTrace === undefined) return;
+    const event: TraceEvent = {
       direction: "out",
       at: this.#clock.now(),
       peer: address,
@@ -380,7 +425,9 @@ export class Endpoint {
       bytes,
       message,
       retransmission,
-    });
+    };
+    if (batch === undefined) this.#onTrace(event);
+    else batch.traces.push(event);
   }
 
   /** Reports a received datagram to onTrace; the event is built only when someone listens. */

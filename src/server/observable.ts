@@ -7,10 +7,22 @@
 import { codeString, isSuccess } from "../message/code.ts";
 import type { Resource } from "./resource.ts";
 
-/** How often a notification is Confirmable: every Nth (the lab's pattern is 5); 1 = all CON, 0 = all NON. */
+/**
+ * How a resource's notifications go out: how often one is Confirmable (every Nth; the lab's pattern is 5;
+ * 1 = all CON, 0 = all NON), and whether observers share renderings.
+ */
 export interface NotifyPolicy {
   /** Every Nth notification is sent as a CON; 1 = all, 0 = none. */
   conEvery: number;
+  /**
+   * Each change runs the GET handler once per form of request, not once per observer: observers whose
+   * registrations are alike — the same message type and options (path, query, Accept, ETag, Block2 size
+   * …) but Observe, the same payload, the same DTLS identity (`request.identity`) — all get that one
+   * rendering, each with its own token, Message ID and sequence number. A handler whose output depends
+   * on more of the request, such as `request.peer`, sets `renderPerPeer`: then only the observations of
+   * one peer (address and port) share renderings.
+   */
+  renderPerPeer: boolean;
 }
 
 /** A resource whose state changes are pushed to observers. */
@@ -64,7 +76,7 @@ export function observable<R extends Resource>(
   const listeners = new Set<(ending?: Ending) => void>();
   return Object.assign(resource, {
     obs: true as const,
-    notify: { conEvery: policy.conEvery ?? 5 },
+    notify: { conEvery: policy.conEvery ?? 5, renderPerPeer: policy.renderPerPeer ?? false },
     changed: () => listeners.forEach((listener) => listener()),
     terminate: (code: number, diagnostic = "") => {
       if (isSuccess(code)) throw new RangeError(`terminate() takes an error code, not ${codeString(code)}`);

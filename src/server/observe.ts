@@ -1,9 +1,12 @@
 /**
  * RFC 7641 on the server: who observes which resource, within limits per
  * resource, per peer, per IP address and in all, and turning each change of
- * a resource into notifications built by its own GET handler. Observations
- * are keyed by (peer, token); the Notifier (notifier.ts) decides when each
- * goes out, and tells which observations end.
+ * a resource into notifications built by its own GET handler — run once per
+ * form of request (observers whose GETs are alike share it, see
+ * NotifyPolicy.renderPerPeer), not once per observer. Observations are keyed
+ * by (peer, token); the Notifier (notifier.ts) decides when each goes out,
+ * and tells which observations end. A change's notifications reach the
+ * endpoint as one batch.
  * @module
  */
 import { isSuccess } from "../message/code.ts";
@@ -21,6 +24,7 @@ import type { TimerHandle } from "../endpoint/clock.ts";
 export type { ObserveLimits } from "./limits.ts";
 
 const SEQUENCE_MODULO = 1 << 24;
+const EMPTY = new Uint8Array(0);
 const DEFAULT_MAX_AGE = 60;
 /** Observe values in a GET (RFC 7641 §2). */
 const REGISTER = 0;
@@ -30,18 +34,30 @@ const CHECK_EVERY_MS = 60 * 60 * 1000;
 
 interface Observer extends Observation {
   readonly token: Uint8Array;
-  /** The latest registration (RFC 7641 §4.1: a new one with the same token replaces the old). */
-  request: CoapRequest;
-  /** A notification is being rendered; `stale` says the resource changed again meanwhile. */
-  rendering: boolean;
-  stale: boolean;
+  /** The form of its latest registration (RFC 7641 §4.1: a new one with the same token replaces the old). */
+  form: Form;
   /** Lets go of the peer's table entry, which the observation keeps. */
   readonly release: () => void;
 }
 
+/** The observers of one resource whose GETs ask for the same representation: one rendering serves all. */
+interface Form {
+  readonly key: string;
+  /** The GET a rendering runs: one of the form's registrations (they are alike in all the handler sees). */
+  request: CoapRequest;
+  readonly observers: Set<Observer>;
+  /** A notification is being rendered; `stale` says the resource changed again meanwhile. */
+  rendering: boolean;
+  stale: boolean;
+  /** Observers owed the current state once the rendering under way is done (the daily CON). */
+  readonly owed: Set<Observer>;
+}
+
 interface Observed {
+  readonly resource: ObservableResource;
   sequence: number;
   readonly observers: Map<string, Observer>;
+  readonly forms: Map<string, Form>;
   readonly unsubscribe: () => void;
 }
 
@@ -107,22 +123,25 @@ export class ObserveRegistry {
       return response;
     }
     if (existing) {
-      existing.request = request;
+      this.#leaveForm(existing, observed!);
+      existing.form = this.#joinForm(observed!, request, resource, peer);
+      existing.form.observers.add(existing);
     } else {
       if (!this.#hasRoom(peer, observed)) return response;
-      this.#add(observed ?? this.#watch(resource), {
+      const watched = observed ?? this.#watch(resource);
+      const observer: Observer = {
         key,
         peer,
         token: request.message.token.slice(),
-        request,
+        form: this.#joinForm(watched, request, resource, peer),
         resource,
         notifications: 0,
         lastConfirmableAt: this.#endpoint.clock.now(),
-        rendering: false,
-        stale: false,
         // The observation lives on the peer's entry: its Message IDs and the NONs it may reset.
         release: this.#endpoint.hold(peer),
-      });
+      };
+      observer.form.observers.add(observer);
+      this.#add(watched, observer);
     }
     return withObserve(response, (observed ?? this.#resources.get(resource)!).sequence);
   }
@@ -140,6 +159,24 @@ export class ObserveRegistry {
     this.#size = 0;
     if (this.#check !== undefined) this.#endpoint.clock.cancel(this.#check);
     this.#check = undefined;
+  }
+
+  /** The form a registration belongs to, made when it is the first of its kind. */
+  #joinForm(observed: Observed, request: CoapRequest, resource: ObservableResource, peer: Peer): Form {
+    const key = formKey(request, resource.notify.renderPerPeer ? peer : undefined);
+    let form = observed.forms.get(key);
+    if (form === undefined) {
+      form = { key, request, observers: new Set(), rendering: false, stale: false, owed: new Set() };
+      observed.forms.set(key, form);
+    }
+    return form;
+  }
+
+  #leaveForm(observer: Observer, observed: Observed): void {
+    const { form } = observer;
+    form.observers.delete(observer);
+    form.owed.delete(observer);
+    if (form.observers.size === 0 && observed.forms.get(form.key) === form) observed.forms.delete(form.key);
   }
 
   #hasRoom(peer: Peer, observed: Observed | undefined): boolean {
@@ -173,8 +210,12 @@ export class ObserveRegistry {
     this.#check = undefined;
     const now = this.#endpoint.clock.now();
     for (const observed of this.#resources.values()) {
-      for (const observer of observed.observers.values()) {
-        if (now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS) this.#refresh(observer, observed);
+      for (const form of observed.forms.values()) {
+        const due = new Set<Observer>();
+        for (const observer of form.observers) {
+          if (now - observer.lastConfirmableAt >= CON_AT_LEAST_EVERY_MS) due.add(observer);
+        }
+        if (due.size > 0) this.#refresh(observed, form, due);
       }
     }
     if (this.#size > 0) this.#check = this.#endpoint.clock.setTimer(() => this.#checkIdle(), CHECK_EVERY_MS);
@@ -182,8 +223,10 @@ export class ObserveRegistry {
 
   #watch(resource: ObservableResource): Observed {
     const observed: Observed = {
+      resource,
       sequence: 0,
       observers: new Map(),
+      forms: new Map(),
       unsubscribe: onChange(
         resource,
         (ending) => ending === undefined ? this.#changed(resource) : this.#terminate(resource, ending),
@@ -197,34 +240,47 @@ export class ObserveRegistry {
     const observed = this.#resources.get(resource);
     if (!observed) return;
     observed.sequence = (observed.sequence + 1) % SEQUENCE_MODULO;
-    for (const observer of observed.observers.values()) this.#refresh(observer, observed);
+    for (const form of observed.forms.values()) this.#refresh(observed, form);
   }
 
   /** RFC 7641 §3.2: every observer gets the error, which ends its observation. */
   #terminate(resource: ObservableResource, { code, diagnostic }: Ending): void {
     const observed = this.#resources.get(resource);
     if (!observed) return;
-    const payload = encodeString(diagnostic);
-    for (const observer of [...observed.observers.values()]) {
-      this.#notify(observer, { code, token: observer.token, options: [], payload }, observed.sequence);
-    }
+    const ending = { code, token: EMPTY, options: [], payload: encodeString(diagnostic) };
+    this.#notify([...observed.observers.values()], ending, observed.sequence);
   }
 
-  /** Renders the observer's notification; one render at a time, then one more if the state moved on. */
-  #refresh(observer: Observer, observed: Observed): void {
-    if (observer.rendering) {
-      observer.stale = true;
+  /**
+   * Renders the form's notification, for all its observers or for `only` those; one render at a time,
+   * then one more if the state moved on (or observers are owed one).
+   */
+  #refresh(observed: Observed, form: Form, only?: Set<Observer>): void {
+    if (form.rendering) {
+      if (only === undefined) form.stale = true;
+      else for (const observer of only) form.owed.add(observer);
       return;
     }
-    observer.rendering = true;
+    form.rendering = true;
     const sequence = observed.sequence;
-    this.#render(observer.request).then((response) => {
-      observer.rendering = false;
-      if (!this.#isCurrent(observer)) return;
-      this.#notify(observer, response, sequence);
-      if (observer.stale && this.#isCurrent(observer)) {
-        observer.stale = false;
-        this.#refresh(observer, observed);
+    this.#render(form.request).then((response) => {
+      form.rendering = false;
+      if (this.#resources.get(observed.resource) !== observed || observed.forms.get(form.key) !== form) {
+        return;
+      }
+      const recipients = only === undefined
+        ? [...form.observers]
+        : [...only].filter((observer) => observer.form === form && this.#isCurrent(observer));
+      this.#notify(recipients, response, sequence);
+      if (observed.forms.get(form.key) !== form) return;
+      if (form.stale) {
+        form.stale = false;
+        form.owed.clear();
+        this.#refresh(observed, form);
+      } else if (form.owed.size > 0) {
+        const owed = new Set(form.owed);
+        form.owed.clear();
+        this.#refresh(observed, form, owed);
       }
     });
   }
@@ -233,20 +289,30 @@ export class ObserveRegistry {
     return this.#resources.get(observer.resource)?.observers.get(observer.key) === observer;
   }
 
-  #notify(observer: Observer, response: Outgoing, sequence: number): void {
-    if (!isSuccess(response.code)) {
-      // RFC 7641 §4.2: an error response ends the observation; it carries no Observe option.
-      this.#notifier.notify(observer, { ...response, token: observer.token }, true);
-      this.#remove(observer);
-      return;
-    }
-    this.#notifier.notify(observer, withObserve({ ...response, token: observer.token }, sequence));
+  /** One response as every recipient's notification, each with its own token; one batch for the endpoint. */
+  #notify(recipients: Observer[], response: Outgoing, sequence: number): void {
+    this.#endpoint.batch(() => {
+      if (!isSuccess(response.code)) {
+        // RFC 7641 §4.2: an error response ends the observation; it carries no Observe option.
+        for (const observer of recipients) {
+          this.#notifier.notify(observer, { ...response, token: observer.token }, true);
+          this.#remove(observer);
+        }
+        return;
+      }
+      // RFC 7641 §4.4: the sequence number is the resource's, the same in every observer's notification.
+      const notification = withObserve(response, sequence);
+      for (const observer of recipients) {
+        this.#notifier.notify(observer, { ...notification, token: observer.token });
+      }
+    });
   }
 
   #remove(observer: Observer): void {
     if (!this.#isCurrent(observer)) return;
     const observed = this.#resources.get(observer.resource)!;
     observed.observers.delete(observer.key);
+    this.#leaveForm(observer, observed);
     observer.release();
     this.#notifier.forget(observer);
     const { peer } = observer;
@@ -264,10 +330,28 @@ export class ObserveRegistry {
   }
 }
 
+/**
+ * What a GET handler sees of a registration, as a key: the message type, every option but Observe (the
+ * path, query, Accept, ETags, Block2 size …) and the payload, the DTLS identity, and the peer when the
+ * resource renders per peer. Registrations with one key get one rendering per change.
+ */
+function formKey(request: CoapRequest, peer: Peer | undefined): string {
+  const { message } = request;
+  let key = `${peer?.key ?? ""} ${JSON.stringify(request.identity ?? null)} ${message.type}`;
+  for (const option of message.options) {
+    if (option.number !== OptionNumber.Observe) key += ` ${option.number}=${hex(option.value)}`;
+  }
+  return `${key} ${hex(message.payload)}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += byte.toString(16).padStart(2, "0");
+  return text;
+}
+
 function observerKey(peer: Peer, token: Uint8Array): string {
-  let key = peer.key + "/";
-  for (const byte of token) key += byte.toString(16).padStart(2, "0");
-  return key;
+  return `${peer.key}/${hex(token)}`;
 }
 
 /** The response with Observe = sequence, and Max-Age (60 s unless the handler set one; RFC 7641 §4.3.1). */
