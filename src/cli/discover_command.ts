@@ -9,7 +9,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `discover`. */
 export const DISCOVER_USAGE =
-  "discover URI [--json] [--timeout S] [--trace] [--trace-json F] [--pcap F] [--verbose]   list a server's resources (/.well-known/core)";
+  "discover URI [--json] [--timeout S] [--udp U] [--trace] [--trace-json F] [--pcap F] [--verbose]   list a server's resources (/.well-known/core)";
 
 const COLUMNS = ["rt", "if", "ct", "sz", "obs", "title"];
 /** The columns of links to elsewhere: `rel` says what they are to this server (RFC 6690 §3.3, RFC 8288). */

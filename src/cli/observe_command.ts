@@ -23,7 +23,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
 /** Usage text of `observe`. */
 export const OBSERVE_USAGE =
-  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--trace] [--wide] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
+  "observe URI [--count N] [--duration S] [--json] [--max-body B] [--transfer-timeout S] [--udp U] [--trace] [--wide] [--trace-json F] [--pcap F] [--verbose]   print a resource's notifications (RFC 7641); deregisters on Ctrl-C or SIGTERM";
 
 /**
  * How long the command waits for its deregistration to be acknowledged before it exits anyway: past the

@@ -16,6 +16,7 @@ import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
+import { UDP_USAGE, udpFlag } from "./request_command.ts";
 import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TraceOutputs } from "./trace_flags.ts";
@@ -26,12 +27,13 @@ const DRIFT_EVERY_MS = 2000;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE =
-  `serve [--host H] [--port P] [--plugtest | --site FILE.ts | --static DIR [--writable]] [--log-level L] [--log-format F] [--quiet] [--trace] [--trace-json F] [--pcap F] [--verbose]
+  `serve [--host H] [--port P] [--plugtest | --site FILE.ts | --static DIR [--writable]] [--log-level L] [--log-format F] [--quiet] [--udp U] [--trace] [--trace-json F] [--pcap F] [--verbose]
     run the demo server (/temperature, /slow, /readings, /led, /config, /large, /upload); --plugtest: the ETSI CoAP#4 plugtest server (/test, /separate, /validate, /link1 …)
     --site FILE.ts: the Site that FILE's default export (or its export "site") is, or returns when it is a function
     --static DIR: the files under DIR, read at each request (at most 1 MiB each), as resources: GET with ETag and Block2, listed in /.well-known/core; --writable: PUT (body at most 2 MiB, written atomically) and DELETE too, within DIR
     --log-level debug|info|warn|error|quiet (info: request lines; quiet: only the listening line)  --quiet: --log-level error
     --log-format text|json (json: one object per line: time, level, msg, peer, method, path, code, elapsed_ms, bytes)
+    ${UDP_USAGE}
     ${SERVER_DTLS_USAGE}
     example: serve --static ./www --writable --port 5683 --log-format json`;
 
@@ -47,6 +49,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     writable: { type: "boolean" },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
+    udp: { type: "string" },
     ...SERVER_DTLS_FLAGS,
     ...TRACE_FLAGS,
   });
@@ -74,6 +77,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     server = new CoapServer(served.site, {
       hostname: values.host,
       port: portFlag("port", values.port),
+      udp: udpFlag(values.udp),
       onLog: (entry) => log.request(entry),
       onError: (error, request) =>
         log.error(

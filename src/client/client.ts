@@ -19,7 +19,8 @@ import {
 import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
-import { udpTransport, wildcardFor } from "../transport/udp.ts";
+import { wildcardFor } from "../transport/udp.ts";
+import { type UdpChoice, udpTransportFor } from "../transport/udp_choice.ts";
 import { type Address, addressKey, type Transport } from "../transport/transport.ts";
 import {
   type DtlsClientOptions,
@@ -130,6 +131,8 @@ export interface ClientOptions extends EndpointOptions {
   transferTimeout?: number;
   /** Credentials and settings for coaps:// URIs (RFC 7252 §9); without them a coaps URI is refused. */
   dtls?: DtlsClientOptions;
+  /** The UDP transport: "batched" (recvmmsg/sendmmsg, Linux with FFI), "deno" or "auto" (default; see udpTransportFor). */
+  udp?: UdpChoice;
 }
 
 interface Pending {
@@ -546,7 +549,7 @@ export class CoapClient {
     const name = `${secure ? "coaps-" : ""}${address.hostname.includes(":") ? "ipv6" : "ipv4"}`;
     let endpoint = this.#endpoints.get(name);
     if (!endpoint) {
-      const udp = udpTransport({ hostname: wildcardFor(address.hostname) });
+      const udp = udpTransportFor({ hostname: wildcardFor(address.hostname), udp: this.#options.udp });
       let transport: Transport = udp;
       if (secure) {
         if (!this.#options.dtls) {

@@ -11,7 +11,13 @@ import { MessageLayerCore, type MessageLayerSizes } from "../core/message_layer_
 import { decode, encode, formatError } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
-import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
+import {
+  type Address,
+  addressKey,
+  type Datagram,
+  type Transport,
+  type UnreachableReason,
+} from "../transport/transport.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { Confirmables, type Exchange } from "./confirmables.ts";
 import {
@@ -22,7 +28,7 @@ import {
   type TransmissionParameters,
 } from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
-import { ResetError, TimeoutError } from "./errors.ts";
+import { ResetError, TimeoutError, UnreachableError } from "./errors.ts";
 import { Replies } from "./replies.ts";
 import type { TraceEvent } from "./trace.ts";
 
@@ -119,6 +125,11 @@ export class Endpoint {
   readonly #replies = new Replies();
   /** Who to tell when a recent NON is answered with RST, by recent-NON handle. */
   readonly #onNonReset: ((() => void) | undefined)[] = [];
+  /**
+   * While a received batch is handled: the datagrams it produced, which go out in one send() when the batch
+   * is done (one FFI call for all replies on the batched transport). Sends from elsewhere go out at once.
+   */
+  #outbox: Datagram[] | undefined;
   #closed = false;
 
   /** An endpoint on `transport`, which it listens on from now until close(). */
@@ -148,15 +159,29 @@ export class Endpoint {
     });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
     transport.listen((batch) => {
-      for (const datagram of batch) {
-        // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
-        try {
-          this.#receive(datagram);
-        } catch (error) {
-          onError(error);
+      // A batch delivered while another is handled (a transport calling back from send) joins its outbox.
+      const outer = this.#outbox;
+      const outbox = outer ?? [];
+      this.#outbox = outbox;
+      try {
+        for (const datagram of batch) {
+          // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
+          try {
+            this.#receive(datagram);
+          } catch (error) {
+            onError(error);
+          }
         }
+      } finally {
+        this.#outbox = outer;
+        if (outer === undefined && outbox.length > 0 && !this.#closed) transport.send(outbox);
       }
-    });
+    }, (address, reason) => this.#unreachable(address, reason));
+  }
+
+  /** The transport under this endpoint. */
+  get transport(): Transport {
+    return this.#transport;
   }
 
   /** The address this endpoint receives on. */
@@ -371,7 +396,7 @@ export class Endpoint {
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
-    this.#transport.send([{ data: bytes, address }]);
+    this.#send({ data: bytes, address });
     this.#onTrace?.({
       direction: "out",
       at: this.#clock.now(),
@@ -381,6 +406,21 @@ export class Endpoint {
       message,
       retransmission,
     });
+  }
+
+  /** Into the outbox while a received batch is handled, else out at once. */
+  #send(datagram: Datagram): void {
+    if (this.#outbox !== undefined) this.#outbox.push(datagram);
+    else this.#transport.send([datagram]);
+  }
+
+  /**
+   * An ICMP error said `address` cannot be reached: every CON to it, in flight or queued, fails now with
+   * UnreachableError, rather than after MAX_RETRANSMIT retransmissions nobody will answer.
+   */
+  #unreachable(address: Address, reason: UnreachableReason): void {
+    if (this.#closed) return;
+    this.#confirmables.failPeer(addressKey(address), new UnreachableError(address, reason));
   }
 
   /** Reports a received datagram to onTrace; the event is built only when someone listens. */
@@ -438,7 +478,7 @@ export class Endpoint {
   #resend(message: Message, handle: number, address: Address, at: number): void {
     const reply = this.#replies.get(handle);
     if (message.type !== Type.CON || reply === undefined) return;
-    this.#transport.send([{ data: reply, address }]);
+    this.#send({ data: reply, address });
     this.#onTrace?.({
       direction: "out",
       at,
