@@ -32,7 +32,7 @@ import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./us
 
 /** The --udp flag's line of the usage texts. */
 export const UDP_USAGE =
-  "--udp auto|batched|deno (batched: recvmmsg/sendmmsg through FFI on Linux; deno: Deno.listenDatagram; auto, the default: batched where it runs, or $COAP_UDP)";
+  "--udp auto|batched|deno (batched: recvmmsg/sendmmsg via FFI, Linux; deno: Deno.listenDatagram; default $COAP_UDP or auto)";
 
 /** The --udp flag's value: which UDP transport (see udpTransportFor). */
 export function udpFlag(value: string | undefined): UdpChoice | undefined {
