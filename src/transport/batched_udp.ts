@@ -182,6 +182,8 @@ class Receiver {
   readonly #names = new Uint8Array(RECEIVE_BATCH * Layout.SOCKADDR);
   readonly #nameView = new DataView(this.#names.buffer);
   readonly #iovecs = new Uint8Array(RECEIVE_BATCH * Layout.IOVEC);
+  /** Slots the last recvmmsg filled (all of them count as filled before the first). */
+  #filled = RECEIVE_BATCH;
 
   constructor(lib: ReturnType<typeof libc>, fd: number) {
     this.#lib = lib;
@@ -213,11 +215,12 @@ class Receiver {
 
   /** The datagrams waiting now (at most RECEIVE_BATCH), each copied out of its slot; `failed` gets errno. */
   take(failed: (code: number) => void): Datagram[] {
-    for (let i = 0; i < RECEIVE_BATCH; i++) {
-      // msg_namelen is value-result (recvmsg(2)): the room is given back before each call.
+    // msg_namelen is value-result (recvmsg(2)): the slots the last call filled get their room back.
+    for (let i = 0; i < this.#filled; i++) {
       this.#headerView.setUint32(i * Layout.MMSGHDR + Layout.MSG_NAMELEN, Layout.SOCKADDR, true);
     }
     const count = this.#lib.recvmmsg(this.#fd, this.#headers, RECEIVE_BATCH, C.MSG_DONTWAIT, null);
+    this.#filled = Math.max(count, 0);
     if (count < 0) {
       failed(errno(this.#lib));
       return [];
