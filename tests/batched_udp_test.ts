@@ -150,6 +150,10 @@ Deno.test("the client fails a request to a closed port with UnreachableError wit
   assert.ok(error instanceof UnreachableError, String(error));
   assert.equal(error.message, `127.0.0.1:${port}: port unreachable`);
   assert.ok(elapsed < 1000, `${elapsed} ms`);
+  // A NON request has no CON to fail: the client fails it when the endpoint reports the peer.
+  const non = performance.now();
+  await assert.rejects(client.get(`coap://127.0.0.1:${port}/x`, { confirmable: false }), UnreachableError);
+  assert.ok(performance.now() - non < 1000);
   // localhost is 127.0.0.1 and ::1: both pings fail at once, and so does the request.
   const viaName = performance.now();
   await assert.rejects(client.get(`coap://localhost:${port}/x`), UnreachableError);

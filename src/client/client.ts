@@ -137,6 +137,8 @@ export interface ClientOptions extends EndpointOptions {
 
 interface Pending {
   readonly deliver: (inbound: Inbound) => void;
+  /** Fails a request still waiting for its response (not an observation's later notifications). */
+  readonly fail?: (error: Error) => void;
 }
 
 /**
@@ -472,6 +474,7 @@ export class CoapClient {
       options.signal?.addEventListener("abort", abort);
       this.#pending.set(key, {
         deliver: (inbound) => finish(undefined, new CoapResponse(inbound.message, inbound.peer.address)),
+        fail: (error) => finish(error),
       });
       if (options.signal?.aborted) return abort();
       if (options.confirmable === false) {
@@ -569,6 +572,11 @@ export class CoapClient {
   #adopt(name: string, endpoint: Endpoint): void {
     this.#endpoints.set(name, endpoint);
     endpoint.onResponse = (inbound) => this.#receive(endpoint, inbound);
+    // Its CONs have failed already; a NON request, or one whose separate response is awaited, fails too.
+    endpoint.onUnreachable = (error) => {
+      const prefix = `${addressKey(error.address)}/`;
+      for (const [key, pending] of this.#pending) if (key.startsWith(prefix)) pending.fail?.(error);
+    };
   }
 
   #receive(endpoint: Endpoint, inbound: Inbound): void {

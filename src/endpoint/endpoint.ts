@@ -113,6 +113,11 @@ export class Endpoint {
    * or the peer table): it must not be processed; the server answers 5.03 with Max-Age `retryAfter` s.
    */
   onBusy: (inbound: Inbound, retryAfter: number) => void = (inbound) => this.reject(inbound);
+  /**
+   * Called when an ICMP error says a peer cannot be reached, once its CONs have failed with `error`: the
+   * request layer fails what else it awaits from that peer (NON requests).
+   */
+  onUnreachable: (error: UnreachableError) => void = () => {};
 
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -420,7 +425,9 @@ export class Endpoint {
    */
   #unreachable(address: Address, reason: UnreachableReason): void {
     if (this.#closed) return;
-    this.#confirmables.failPeer(addressKey(address), new UnreachableError(address, reason));
+    const error = new UnreachableError(address, reason);
+    this.#confirmables.failPeer(addressKey(address), error);
+    this.onUnreachable(error);
   }
 
   /** Reports a received datagram to onTrace; the event is built only when someone listens. */
