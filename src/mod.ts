@@ -80,7 +80,7 @@ export type {
   Outgoing,
   Peer,
 } from "./endpoint/endpoint.ts";
-export { ResetError, TimeoutError } from "./endpoint/errors.ts";
+export { ResetError, TimeoutError, UnreachableError } from "./endpoint/errors.ts";
 export { type Clock, realClock, type TimerHandle, VirtualClock } from "./endpoint/clock.ts";
 export {
   DEFAULT_PARAMETERS,
@@ -91,8 +91,16 @@ export {
   type TransmissionParameters,
 } from "./endpoint/params.ts";
 export type { TraceEvent } from "./endpoint/trace.ts";
-export { type Address, addressKey, type Datagram, type Transport } from "./transport/transport.ts";
+export {
+  type Address,
+  addressKey,
+  type Datagram,
+  type Transport,
+  type UnreachableReason,
+} from "./transport/transport.ts";
 export { type UdpOptions, udpTransport } from "./transport/udp.ts";
+export { type BatchedUdpOptions, batchedUdpTransport } from "./transport/batched_udp.ts";
+export { type UdpChoice, type UdpChoiceOptions, udpTransportFor } from "./transport/udp_choice.ts";
 export { type LinkConditions, type LinkEvent, MemoryLink } from "./transport/memory_link.ts";
 export {
   type ClientOptions,

@@ -1,7 +1,8 @@
 /** `get|put|post|delete|fetch|patch|ipatch URI …`: one request, the response printed, an exit code. */
 import { type ClientOptions, CoapClient, type Method } from "../client/client.ts";
 import type { CoapResponse } from "../client/response.ts";
-import { ResetError, TimeoutError } from "../endpoint/errors.ts";
+import { ResetError, TimeoutError, UnreachableError } from "../endpoint/errors.ts";
+import type { UdpChoice } from "../transport/udp_choice.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import {
@@ -29,9 +30,20 @@ import { DtlsError } from "../dtls/session.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
+/** The --udp flag's line of the usage texts. */
+export const UDP_USAGE =
+  "--udp auto|batched|deno (batched: recvmmsg/sendmmsg via FFI; default $COAP_UDP or auto)";
+
+/** The --udp flag's value: which UDP transport (see udpTransportFor). */
+export function udpFlag(value: string | undefined): UdpChoice | undefined {
+  if (value === undefined || value === "auto" || value === "batched" || value === "deno") return value;
+  throw new UsageError(`--udp ${value}: want one of auto, batched, deno`);
+}
+
 /** Usage text of the flags every command that talks to a server takes (CLIENT_FLAGS). */
 export const CLIENT_USAGE = `--timeout S  --ack-timeout S (2)  --max-retransmit N (4)
     --max-body BYTES (16M; 1M = 1048576)  --transfer-timeout S (300, a block-wise transfer)
+    ${UDP_USAGE}
     ${CLIENT_DTLS_USAGE}
     ${TRACE_USAGE}`;
 
@@ -47,7 +59,7 @@ export const REQUEST_USAGE = `get|put|post|delete|fetch|patch|ipatch URI [flags]
     --no-response 2,4,5 (RFC 7967: classes the server should not send)
     ${CLIENT_USAGE}
   exit code: 0 for 2.xx; 1 for 4.xx/5.xx or a response refused (over a limit, blocks out of order);
-    2 usage error; 3 timeout, reset, unreachable or DTLS handshake failure
+    2 usage error; 3 timeout, reset, unreachable (ICMP) or DTLS handshake failure
   examples:
     get coap://[::1]/temperature
     put coap://127.0.0.1/config --payload '{"interval":30}' --content-format json
@@ -61,6 +73,7 @@ export const CLIENT_FLAGS = {
   "max-retransmit": { type: "string" },
   "max-body": { type: "string" },
   "transfer-timeout": { type: "string" },
+  udp: { type: "string" },
   ...CLIENT_DTLS_FLAGS,
   ...TRACE_FLAGS,
 } as const;
@@ -98,6 +111,7 @@ export type ClientFlags = TraceFlags & ClientDtlsFlags & {
   "max-retransmit"?: string;
   "max-body"?: string;
   "transfer-timeout"?: string;
+  udp?: string;
 };
 
 /** A client that also closes the trace files its flags opened when it closes. */
@@ -140,6 +154,7 @@ export function clientFromFlags(values: ClientFlags, uri: string): CoapClient {
     parameters,
     maxBodySize,
     transferTimeout,
+    udp: udpFlag(values.udp),
     onTrace: traces.onTrace,
     dtls: dtls && { ...dtls, onDatagram: traces.onDatagram },
   }, traces);
@@ -150,7 +165,10 @@ export async function withClientErrors(run: () => Promise<number>): Promise<numb
   try {
     return await run();
   } catch (error) {
-    if (error instanceof TimeoutError || error instanceof ResetError || error instanceof DtlsError) {
+    if (
+      error instanceof TimeoutError || error instanceof ResetError || error instanceof UnreachableError ||
+      error instanceof DtlsError
+    ) {
       console.error(`error: ${error.message}`);
       return EXIT_NO_RESPONSE;
     }

@@ -16,6 +16,7 @@ import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
+import { UDP_USAGE, udpFlag } from "./request_command.ts";
 import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, TraceOutputs } from "./trace_flags.ts";
@@ -33,6 +34,7 @@ export const SERVE_USAGE = `serve [--host H] [--port P] [flags]
     --static DIR [--writable]    DIR's files: GET with ETag and Block2, at most 1 MiB a file;
         --writable: PUT (at most 2 MiB, written atomically) and DELETE, inside DIR only
     --log-level debug|info|warn|error|quiet (info)  --quiet (= error)  --log-format text|json
+    ${UDP_USAGE}
     ${SERVER_DTLS_USAGE}
     ${TRACE_USAGE}
   examples:
@@ -52,6 +54,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     writable: { type: "boolean" },
     "log-level": { type: "string" },
     "log-format": { type: "string" },
+    udp: { type: "string" },
     ...SERVER_DTLS_FLAGS,
     ...TRACE_FLAGS,
   });
@@ -79,6 +82,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     server = new CoapServer(served.site, {
       hostname: values.host,
       port: portFlag("port", values.port),
+      udp: udpFlag(values.udp),
       onLog: (entry) => log.request(entry),
       onError: (error, request) =>
         log.error(

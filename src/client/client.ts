@@ -19,7 +19,8 @@ import {
 import { TimeoutError } from "../endpoint/errors.ts";
 import { maxTransmitWait } from "../endpoint/params.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
-import { udpTransport, wildcardFor } from "../transport/udp.ts";
+import { wildcardFor } from "../transport/udp.ts";
+import { type UdpChoice, udpTransportFor } from "../transport/udp_choice.ts";
 import { type Address, addressKey, type Transport } from "../transport/transport.ts";
 import {
   type DtlsClientOptions,
@@ -130,10 +131,14 @@ export interface ClientOptions extends EndpointOptions {
   transferTimeout?: number;
   /** Credentials and settings for coaps:// URIs (RFC 7252 §9); without them a coaps URI is refused. */
   dtls?: DtlsClientOptions;
+  /** The UDP transport: "batched" (recvmmsg/sendmmsg, Linux with FFI), "deno" or "auto" (default; see udpTransportFor). */
+  udp?: UdpChoice;
 }
 
 interface Pending {
   readonly deliver: (inbound: Inbound) => void;
+  /** Fails a request still waiting for its response (not an observation's later notifications). */
+  readonly fail?: (error: Error) => void;
 }
 
 /**
@@ -469,6 +474,7 @@ export class CoapClient {
       options.signal?.addEventListener("abort", abort);
       this.#pending.set(key, {
         deliver: (inbound) => finish(undefined, new CoapResponse(inbound.message, inbound.peer.address)),
+        fail: (error) => finish(error),
       });
       if (options.signal?.aborted) return abort();
       if (options.confirmable === false) {
@@ -546,7 +552,7 @@ export class CoapClient {
     const name = `${secure ? "coaps-" : ""}${address.hostname.includes(":") ? "ipv6" : "ipv4"}`;
     let endpoint = this.#endpoints.get(name);
     if (!endpoint) {
-      const udp = udpTransport({ hostname: wildcardFor(address.hostname) });
+      const udp = udpTransportFor({ hostname: wildcardFor(address.hostname), udp: this.#options.udp });
       let transport: Transport = udp;
       if (secure) {
         if (!this.#options.dtls) {
@@ -566,6 +572,11 @@ export class CoapClient {
   #adopt(name: string, endpoint: Endpoint): void {
     this.#endpoints.set(name, endpoint);
     endpoint.onResponse = (inbound) => this.#receive(endpoint, inbound);
+    // Its CONs have failed already; a NON request, or one whose separate response is awaited, fails too.
+    endpoint.onUnreachable = (error) => {
+      const prefix = `${addressKey(error.address)}/`;
+      for (const [key, pending] of this.#pending) if (key.startsWith(prefix)) pending.fail?.(error);
+    };
   }
 
   #receive(endpoint: Endpoint, inbound: Inbound): void {

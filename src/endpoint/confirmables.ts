@@ -60,7 +60,7 @@ export class Confirmables {
   readonly #host: ConfirmableHost;
   readonly #bySlot: (Outstanding | undefined)[] = [];
   /** Per peer key: CONs in flight, and the queue behind them (NSTART). */
-  readonly #inFlight = new Map<string, number>();
+  readonly #inFlight = new Map<string, Set<Outstanding>>();
   readonly #queues = new Map<string, Outstanding[]>();
   #timer: TimerHandle | undefined;
   #timerDue = Infinity;
@@ -78,7 +78,7 @@ export class Confirmables {
     const entry = new Outstanding(message, peer, expiresAt);
     if (this.#closed) {
       entry.reject(new Error("endpoint is closed"));
-    } else if ((this.#inFlight.get(peer.key) ?? 0) >= this.#host.parameters.nstart) {
+    } else if ((this.#inFlight.get(peer.key)?.size ?? 0) >= this.#host.parameters.nstart) {
       const queue = this.#queues.get(peer.key) ?? [];
       queue.push(entry);
       this.#queues.set(peer.key, queue);
@@ -113,6 +113,8 @@ export class Confirmables {
     if (!core.rekey(old.slot, old.coreId, old.messageId, messageId)) return this.send(message, peer);
     entry.slot = old.slot;
     this.#bySlot[old.slot] = entry;
+    this.#inFlight.get(peer.key)?.delete(old);
+    this.#inFlight.get(peer.key)?.add(entry);
     old.slot = -1;
     old.reject(new ReplacedError("replaced by a newer notification"));
     return entry;
@@ -140,6 +142,18 @@ export class Confirmables {
     else entry.resolve(ack);
   }
 
+  /** Every CON in flight or queued to the peer with `key` fails with `reason`, its queue included. */
+  failPeer(key: string, reason: Error): void {
+    const queue = this.#queues.get(key) ?? [];
+    this.#queues.delete(key);
+    for (const entry of this.#inFlight.get(key) ?? []) {
+      this.#host.core.cancel(entry.slot, entry.coreId, entry.messageId);
+      this.#release(entry.slot);
+      entry.reject(reason);
+    }
+    for (const entry of queue) entry.reject(reason);
+  }
+
   /** Every outstanding and queued CON fails. */
   close(): void {
     this.#closed = true;
@@ -148,6 +162,7 @@ export class Confirmables {
     for (const entry of this.#bySlot) entry?.reject(closed);
     for (const queue of this.#queues.values()) for (const entry of queue) entry.reject(closed);
     this.#bySlot.length = 0;
+    this.#inFlight.clear();
     this.#queues.clear();
   }
 
@@ -178,7 +193,8 @@ export class Confirmables {
     }
     entry.slot = slot;
     this.#bySlot[slot] = entry;
-    this.#inFlight.set(entry.peer.key, (this.#inFlight.get(entry.peer.key) ?? 0) + 1);
+    const inFlight = this.#inFlight.get(entry.peer.key) ?? new Set();
+    this.#inFlight.set(entry.peer.key, inFlight.add(entry));
     entry.transmissions++;
     this.#host.transmit(entry.bytes!, entry.wire!, entry.peer);
     this.#armTimer();
@@ -198,15 +214,15 @@ export class Confirmables {
     this.#bySlot[slot] = undefined;
     entry.slot = -1;
     const key = entry.peer.key;
-    const count = (this.#inFlight.get(key) ?? 1) - 1;
-    if (count === 0) this.#inFlight.delete(key);
-    else this.#inFlight.set(key, count);
+    const inFlight = this.#inFlight.get(key);
+    inFlight?.delete(entry);
+    if (inFlight?.size === 0) this.#inFlight.delete(key);
     return entry;
   }
 
   /** Starts the next CON queued for a peer, if it has room under NSTART. */
   #startNext(key: string): void {
-    if (this.#closed || (this.#inFlight.get(key) ?? 0) >= this.#host.parameters.nstart) return;
+    if (this.#closed || (this.#inFlight.get(key)?.size ?? 0) >= this.#host.parameters.nstart) return;
     const queue = this.#queues.get(key);
     let next = queue?.shift();
     for (

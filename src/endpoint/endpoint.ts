@@ -11,7 +11,13 @@ import { MessageLayerCore, type MessageLayerSizes } from "../core/message_layer_
 import { decode, encode, formatError } from "../message/codec.ts";
 import type { Message } from "../message/message.ts";
 import { Type } from "../message/type.ts";
-import { type Address, addressKey, type Datagram, type Transport } from "../transport/transport.ts";
+import {
+  type Address,
+  addressKey,
+  type Datagram,
+  type Transport,
+  type UnreachableReason,
+} from "../transport/transport.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { Confirmables, type Exchange } from "./confirmables.ts";
 import {
@@ -22,7 +28,7 @@ import {
   type TransmissionParameters,
 } from "./params.ts";
 import type { Inbound, Outgoing, Peer } from "./peer.ts";
-import { ResetError, TimeoutError } from "./errors.ts";
+import { ResetError, TimeoutError, UnreachableError } from "./errors.ts";
 import { Replies } from "./replies.ts";
 import type { TraceEvent } from "./trace.ts";
 
@@ -107,6 +113,11 @@ export class Endpoint {
    * or the peer table): it must not be processed; the server answers 5.03 with Max-Age `retryAfter` s.
    */
   onBusy: (inbound: Inbound, retryAfter: number) => void = (inbound) => this.reject(inbound);
+  /**
+   * Called when an ICMP error says a peer cannot be reached, once its CONs have failed with `error`: the
+   * request layer fails what else it awaits from that peer (NON requests).
+   */
+  onUnreachable: (error: UnreachableError) => void = () => {};
 
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -149,16 +160,25 @@ export class Endpoint {
       },
     });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
+    // A received batch is handled as one batch(): its replies go out in one send() (one FFI call for all of
+    // them on the batched transport). A batch delivered while another is handled joins it.
     transport.listen((batch) => {
-      for (const datagram of batch) {
-        // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
-        try {
-          this.#receive(datagram);
-        } catch (error) {
-          onError(error);
+      this.batch(() => {
+        for (const datagram of batch) {
+          // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
+          try {
+            this.#receive(datagram);
+          } catch (error) {
+            onError(error);
+          }
         }
-      }
-    });
+      });
+    }, (address, reason) => this.#unreachable(address, reason));
+  }
+
+  /** The transport under this endpoint. */
+  get transport(): Transport {
+    return this.#transport;
   }
 
   /** The address this endpoint receives on. */
@@ -413,10 +433,9 @@ export class Endpoint {
   }
 
   #transmit(bytes: Uint8Array, message: Message, address: Address, retransmission = 0): void {
-    const batch = this.#batch;
-    if (batch === undefined) this.#transport.send([{ data: bytes, address }]);
-    else batch.datagrams.push({ data: bytes, address });
+    this.#send({ data: bytes, address });
     if (this.#onTrace === undefined) return;
+    const batch = this.#batch;
     const event: TraceEvent = {
       direction: "out",
       at: this.#clock.now(),
@@ -428,6 +447,23 @@ export class Endpoint {
     };
     if (batch === undefined) this.#onTrace(event);
     else batch.traces.push(event);
+  }
+
+  /** Into the batch while one is open (batch(), or a received batch being handled), else out at once. */
+  #send(datagram: Datagram): void {
+    if (this.#batch !== undefined) this.#batch.datagrams.push(datagram);
+    else this.#transport.send([datagram]);
+  }
+
+  /**
+   * An ICMP error said `address` cannot be reached: every CON to it, in flight or queued, fails now with
+   * UnreachableError, rather than after MAX_RETRANSMIT retransmissions nobody will answer.
+   */
+  #unreachable(address: Address, reason: UnreachableReason): void {
+    if (this.#closed) return;
+    const error = new UnreachableError(address, reason);
+    this.#confirmables.failPeer(addressKey(address), error);
+    this.onUnreachable(error);
   }
 
   /** Reports a received datagram to onTrace; the event is built only when someone listens. */
@@ -485,7 +521,7 @@ export class Endpoint {
   #resend(message: Message, handle: number, address: Address, at: number): void {
     const reply = this.#replies.get(handle);
     if (message.type !== Type.CON || reply === undefined) return;
-    this.#transport.send([{ data: reply, address }]);
+    this.#send({ data: reply, address });
     this.#onTrace?.({
       direction: "out",
       at,

@@ -9,7 +9,7 @@
  */
 import type { Endpoint, Exchange, Outgoing, Peer } from "../endpoint/endpoint.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
-import { ReplacedError, TimeoutError } from "../endpoint/errors.ts";
+import { ReplacedError, TimeoutError, UnreachableError } from "../endpoint/errors.ts";
 import type { ObservableResource } from "./observable.ts";
 
 /** RFC 7641 §4.5: a notification must be Confirmable at least once every 24 hours. */
@@ -192,9 +192,11 @@ export class Notifier {
       () => settled() && this.#drain(peer),
       (error) => {
         if (!settled()) return;
-        // RFC 7641 §4.5: no ACK after MAX_RETRANSMIT means the client is gone, for all its observations.
-        if (error instanceof TimeoutError) this.#events.gone(flight.observation.peer);
-        else if (!flight.final) this.#events.reset(flight.observation);
+        // RFC 7641 §4.5: no ACK after MAX_RETRANSMIT means the client is gone, for all its observations;
+        // so does an ICMP error saying its port or host cannot be reached.
+        if (error instanceof TimeoutError || error instanceof UnreachableError) {
+          this.#events.gone(flight.observation.peer);
+        } else if (!flight.final) this.#events.reset(flight.observation);
         this.#drain(peer);
       },
     );

@@ -17,7 +17,7 @@ import {
   type Outgoing,
   type Peer,
 } from "../endpoint/endpoint.ts";
-import { udpTransport } from "../transport/udp.ts";
+import { type UdpChoice, udpTransportFor } from "../transport/udp_choice.ts";
 import type { TraceEvent } from "../endpoint/trace.ts";
 import {
   type DtlsServerOptions,
@@ -100,6 +100,8 @@ export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
   hostname?: string;
   /** Port to bind (default 5683; 0 picks a free one). */
   port?: number;
+  /** The UDP transport: "batched" (recvmmsg/sendmmsg, Linux with FFI), "deno" or "auto" (default; see udpTransportFor). */
+  udp?: UdpChoice;
   /** How long a handler may take before the request is acknowledged and answered separately (ms, default 500). */
   separateResponseDelay?: number;
   /** Called once per request answered. */
@@ -167,11 +169,11 @@ export class CoapServer {
     const endpointOptions = { ...options, limits: { ...SERVER_LIMITS, ...options.limits } };
     this.endpoint = options.endpoint ??
       new Endpoint(
-        bindServer(options.hostname, options.port ?? 5683),
+        bindServer(options.hostname, options.port ?? 5683, options.udp),
         endpointOptions,
       );
     if (options.dtls) {
-      const udp = bindServer(options.hostname, options.dtls.port ?? 5684);
+      const udp = bindServer(options.hostname, options.dtls.port ?? 5684, options.udp);
       try {
         this.dtls = dtlsServerTransport(udp, options.dtls);
       } catch (error) {
@@ -468,12 +470,12 @@ function handlerFor(resource: Resource | undefined, code: number): Handler | Coa
 }
 
 /** A server socket: dual-stack "::" unless a hostname is given, IPv4 only on a host without IPv6. */
-function bindServer(hostname: string | undefined, port: number): Transport {
-  if (hostname !== undefined) return udpTransport({ hostname, port });
+function bindServer(hostname: string | undefined, port: number, udp: UdpChoice | undefined): Transport {
+  if (hostname !== undefined) return udpTransportFor({ hostname, port, udp });
   try {
-    return udpTransport({ hostname: "::", port });
+    return udpTransportFor({ hostname: "::", port, udp });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) throw error;
-    return udpTransport({ hostname: "0.0.0.0", port });
+    return udpTransportFor({ hostname: "0.0.0.0", port, udp });
   }
 }

@@ -228,7 +228,8 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
   return {
     local: udp.local,
     connect: (address) => open(address).handshake,
-    listen(receive) {
+    // ICMP errors concern the UDP peer, which is the DTLS peer: they go up as they come.
+    listen(receive, unreachable) {
       deliver = receive;
       udp.listen((batch) => {
         for (const datagram of batch) {
@@ -246,7 +247,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
           }
           advance(connection, () => connection.session.receive(datagram.data, connection.key));
         }
-      });
+      }, unreachable);
     },
     send(batch) {
       for (const { data, address } of batch) {

@@ -273,11 +273,12 @@ export function dtlsServerTransport(udp: Transport, options: DtlsServerOptions):
         ? association.session.pskIdentity || undefined
         : undefined;
     },
-    listen(receive) {
+    // ICMP errors concern the UDP peer, which is the DTLS peer: they go up as they come.
+    listen(receive, unreachable) {
       deliver = receive;
       udp.listen((batch) => {
         for (const datagram of batch) if (!closed) onDatagram(datagram);
-      });
+      }, unreachable);
     },
     send(batch) {
       for (const { data, address } of batch) {

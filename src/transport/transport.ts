@@ -21,12 +21,24 @@ export interface Datagram {
   readonly address: Address;
 }
 
+/** Why a destination cannot be reached, as an ICMP Destination Unreachable said (RFC 792, RFC 4443 §3.1). */
+export type UnreachableReason = "port unreachable" | "host unreachable" | "network unreachable";
+
 /** A datagram transport. */
 export interface Transport {
+  /** What carries the datagrams, where it matters: "batched" (recvmmsg/sendmmsg) or "deno" (Deno.listenDatagram) UDP. */
+  readonly kind?: string;
   /** The local address datagrams are received on. */
   readonly local: Address;
-  /** Starts delivery: `receive` is called with every batch of datagrams that arrives. */
-  listen(receive: (batch: Datagram[]) => void): void;
+  /**
+   * Starts delivery: `receive` is called with every batch of datagrams that arrives; `unreachable`, when
+   * the transport learns it (ICMP errors), with each destination that cannot be reached. A transport that
+   * cannot tell ignores it.
+   */
+  listen(
+    receive: (batch: Datagram[]) => void,
+    unreachable?: (address: Address, reason: UnreachableReason) => void,
+  ): void;
   /** Sends datagrams; failures are reported through `onError`, never thrown. */
   send(batch: Datagram[]): void;
   /** Stops receiving and releases the transport. */

@@ -45,6 +45,7 @@ export function udpTransport(options: UdpOptions = {}): Transport {
   const localAddress = conn.addr as Deno.NetAddr;
   let closed = false;
   return {
+    kind: "deno",
     local: { hostname: localAddress.hostname, port: localAddress.port },
     listen(receive) {
       (async () => {
