@@ -156,6 +156,9 @@ Deno.test("observe: a notification too large for --max-body is dropped with a li
         { number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: true, szx: 6 }) },
         { number: OptionNumber.Size2, value: encodeUint(419430400) },
       ], new Uint8Array(1024));
+      // Apart, so the client has refused the first before the second arrives: in one received batch the
+      // small one could complete the --count 1 first, and the process would exit before the drop line.
+      await new Promise((resolve) => setTimeout(resolve, 100));
       await notify(3, [], new TextEncoder().encode("small"));
     }, 100);
     return [answer(request, "first", 1)];
