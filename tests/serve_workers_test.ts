@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { CoapClient, CoapServer } from "../src/mod.ts";
 import { demoSite } from "../src/demo/demo_site.ts";
-import { udpChoiceFor } from "../src/transport/udp_choice.ts";
+import { udpChoiceFor, udpTransportFor } from "../src/transport/udp_choice.ts";
+import { Site } from "../src/server/site.ts";
 import { runCli } from "./_cli.ts";
 import { needs, runCommand } from "./_peers.ts";
 import { withServe } from "./_serve.ts";
@@ -169,5 +170,30 @@ Deno.test({
     } finally {
       holder.close();
     }
+  },
+});
+
+Deno.test({
+  ...needsBatched({
+    name: "CoapServer reusePort: two servers share a port; on the deno transport it throws",
+    ignore: false,
+  }),
+  async fn() {
+    const site = new Site().add("temperature", { get: () => "22.5" });
+    const first = new CoapServer(site, { hostname: "127.0.0.1", port: 0, reusePort: true });
+    const second = new CoapServer(site, { hostname: "127.0.0.1", port: first.address.port, reusePort: true });
+    const client = new CoapClient();
+    try {
+      assert.equal(second.address.port, first.address.port);
+      assert.equal((await client.get(`coap://127.0.0.1:${first.address.port}/temperature`)).text(), "22.5");
+    } finally {
+      client.close();
+      first.close();
+      second.close();
+    }
+    assert.throws(
+      () => udpTransportFor({ hostname: "127.0.0.1", port: 0, udp: "deno", reusePort: true }),
+      /SO_REUSEPORT needs the batched UDP transport, which is not used: "deno" was asked for/,
+    );
   },
 });

@@ -37,7 +37,7 @@ export const SERVE_USAGE =
     --log-level debug|info|warn|error|quiet (info: request lines; quiet: only the listening line)  --quiet: --log-level error
     --log-format text|json (json: one object per line: time, level, msg, peer, method, path, code, elapsed_ms, bytes)
     ${UDP_USAGE}
-    --workers N (1): N Deno workers, each its own server on the port (SO_REUSEPORT; batched UDP only);
+    --workers N (1): N workers, each its own server on the port (SO_REUSEPORT; batched UDP only);
         a peer's datagrams all reach one worker, but each worker has its own site: state such as
         /led, /config and /readings is per worker; not with coaps, --trace, --trace-json or --pcap
     ${SERVER_DTLS_USAGE}
