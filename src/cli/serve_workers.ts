@@ -4,9 +4,10 @@
  *
  * Linux's SO_REUSEPORT (socket(7)) spreads datagrams over the sockets by a hash of each one's 4-tuple,
  * so all of one peer's datagrams (from one source port) reach one worker: its deduplication, tokens,
- * Block1 uploads and observations stay on that worker, and none of that state needs to be shared. What
- * is not shared either is the site's own state: each worker builds its own, so a PUT to the demo's /led
- * or /config is seen only by the peers the same worker serves.
+ * Block1 uploads and observations stay on that worker, and none of that state needs to be shared. The
+ * mapping holds while the set of sockets does: all are bound before the listening line, and none leaves
+ * until serve stops. What is not shared either is the site's own state: each worker builds its own, so
+ * a PUT to the demo's /led or /config is seen only by the peers the same worker serves.
  * @module
  */
 import { udpChoiceFor } from "../transport/udp_choice.ts";
