@@ -21,9 +21,12 @@ import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, TraceOutputs } from "./trace_flags.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, ServerLog } from "./server_log.ts";
+import { serveWorkers } from "./serve_workers.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
+/** More workers than this outnumber any machine's cores: each is a thread with its own heap. */
+const MAX_WORKERS = 256;
 
 /** Usage text of `serve`. */
 export const SERVE_USAGE = `serve [--host H] [--port P] [flags]
@@ -35,36 +38,123 @@ export const SERVE_USAGE = `serve [--host H] [--port P] [flags]
         --writable: PUT (at most 2 MiB, written atomically) and DELETE, inside DIR only
     --log-level debug|info|warn|error|quiet (info)  --quiet (= error)  --log-format text|json
     ${UDP_USAGE}
+    --workers N (1): N workers, each its own server on the port (SO_REUSEPORT; batched UDP only);
+        a peer's datagrams all reach one worker, but each worker has its own site: state such as
+        /led, /config and /readings is per worker; not with coaps, --trace, --trace-json or --pcap
     ${SERVER_DTLS_USAGE}
     ${TRACE_USAGE}
   examples:
     serve --port 5683
     serve --static ./www --writable --log-format json
+    serve --workers 2
     serve --dtls-port 5684 --psk secret`;
 
-/** Runs `serve` until SIGINT/SIGTERM; returns the exit code. */
-export async function serveCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    host: { type: "string", default: "::" },
-    port: { type: "string", default: "5683" },
-    quiet: { type: "boolean" },
-    plugtest: { type: "boolean" },
-    site: { type: "string" },
-    static: { type: "string" },
-    writable: { type: "boolean" },
-    "log-level": { type: "string" },
-    "log-format": { type: "string" },
-    udp: { type: "string" },
-    ...SERVER_DTLS_FLAGS,
-    ...TRACE_FLAGS,
-  });
+/** serve's flags, for parseFlags. */
+const SERVE_FLAGS = {
+  host: { type: "string", default: "::" },
+  port: { type: "string", default: "5683" },
+  workers: { type: "string", default: "1" },
+  quiet: { type: "boolean" },
+  plugtest: { type: "boolean" },
+  site: { type: "string" },
+  static: { type: "string" },
+  writable: { type: "boolean" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  udp: { type: "string" },
+  ...SERVER_DTLS_FLAGS,
+  ...TRACE_FLAGS,
+} as const;
+
+/** The values of serve's flags. */
+export type ServeFlags = ReturnType<typeof parseServeFlags>;
+
+/** serve's arguments as flag values: a stray positional argument is a usage error. */
+export function parseServeFlags(args: string[]) {
+  const { values, positionals } = parseFlags(args, SERVE_FLAGS);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"\nusage: ${SERVE_USAGE}`);
   }
-  const log = new ServerLog({
+  return values;
+}
+
+/** Runs `serve` until SIGINT/SIGTERM; returns the exit code. */
+export async function serveCommand(args: string[]): Promise<number> {
+  const values = parseServeFlags(args);
+  const workers = workersFlag(values.workers);
+  const log = serveLog(values);
+  if (workers > 1) return await serveWorkers(args, values, { workers, log });
+  const open = await openServe(values, log);
+  const { server } = open;
+  // Listening for SIGINT and SIGTERM before saying so: a service manager may stop serve the moment it is up.
+  const stopped = untilSignal();
+  const url = `coap://${addressKey(server.address)}`;
+  log.started(listeningLine(url, open.describe), { url });
+  if (server.secure) {
+    const secureUrl = `coaps://${addressKey(server.secure.address)}`;
+    log.started(`and on ${secureUrl}  (DTLS 1.2, ${open.credentials})`, { url: secureUrl });
+  }
+  printLimits(log, values, serverLimitLines(server));
+  // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
+  await stopped;
+  open.close();
+  return 0;
+}
+
+/** The ServerLog the flags ask for; `worker` tags the lines of one of serve --workers' workers. */
+export function serveLog(values: ServeFlags, worker?: number): ServerLog {
+  return new ServerLog({
     level: levelFlag(values["log-level"], values.quiet),
     format: formatFlag(values),
+    worker,
   });
+}
+
+/** The line scripts and tests wait for: where serve listens and what it serves. */
+export function listeningLine(url: string, describe: string, workers?: number): string {
+  return `CoAP server listening on ${url}  (${describe}, /.well-known/core${
+    workers ? `; ${workers} workers` : ""
+  })`;
+}
+
+/**
+ * Every bound on the server's state, so an operator sees what a flood will run into: with --verbose, or
+ * at --log-level debug.
+ */
+export function printLimits(log: ServerLog, values: ServeFlags, lines: string[], heading = "limits:"): void {
+  const limitsAt = (line: string) => values.verbose ? log.info(line) : log.debug(line);
+  limitsAt(heading);
+  for (const line of lines) limitsAt(`  ${line}`);
+}
+
+/** The server's limits (and its DTLS transport's), as printLimits shows them. */
+export function serverLimitLines(server: CoapServer): string[] {
+  const lines = limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters);
+  if (server.dtls) {
+    for (const [name, value] of Object.entries(server.dtls.limits)) lines.push(`dtls.${name}  ${value}`);
+  }
+  return lines;
+}
+
+/** One server of `serve` and what it needs: its site, its trace outputs; close() releases them all. */
+export interface OpenServe {
+  readonly server: CoapServer;
+  /** How the listening line names the site. */
+  readonly describe: string;
+  /** How the coaps:// listening line names the DTLS credentials: "PSK", "certificate" or both. */
+  readonly credentials: string;
+  close(): void;
+}
+
+/**
+ * Builds the site the flags choose and serves it, logging to `log`; with `reusePort`, on a SO_REUSEPORT
+ * socket that other servers share (serve --workers). A socket that cannot be bound is a UsageError.
+ */
+export async function openServe(
+  values: ServeFlags,
+  log: ServerLog,
+  { reusePort = false }: { reusePort?: boolean } = {},
+): Promise<OpenServe> {
   const traces = new TraceOutputs(values, "server");
   // Inside the DTLS sessions: the diagram and --verbose lines; --pcap and --trace-json are the coap:// port's.
   const secureTraces = new TraceOutputs({ trace: values.trace, verbose: values.verbose }, "server");
@@ -83,6 +173,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       hostname: values.host,
       port: portFlag("port", values.port),
       udp: udpFlag(values.udp),
+      reusePort,
       onLog: (entry) => log.request(entry),
       onError: (error, request) =>
         log.error(
@@ -110,32 +201,18 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot listen on ${values.host} port ${values.port}: ${(error as Error).message}`);
   }
-  // Listening for SIGINT and SIGTERM before saying so: a service manager may stop serve the moment it is up.
-  const stopped = untilSignal();
-  const url = `coap://${addressKey(server.address)}`;
-  log.started(`CoAP server listening on ${url}  (${served.describe()}, /.well-known/core)`, { url });
-  if (server.secure) {
-    const kinds = [dtls!.psk || dtls!.pskKeys ? "PSK" : "", dtls!.cert ? "certificate" : ""].filter(Boolean);
-    const secureUrl = `coaps://${addressKey(server.secure.address)}`;
-    log.started(`and on ${secureUrl}  (DTLS 1.2, ${kinds.join(" and ")})`, { url: secureUrl });
-  }
-  // Every bound on the server's state, so an operator sees what a flood will run into: with --verbose, or
-  // at --log-level debug.
-  const limitsAt = (line: string) => values.verbose ? log.info(line) : log.debug(line);
-  limitsAt("limits:");
-  for (const line of limitLines(server.limits, server.endpoint.sizes, server.endpoint.parameters)) {
-    limitsAt(`  ${line}`);
-  }
-  if (server.dtls) {
-    for (const [name, value] of Object.entries(server.dtls.limits)) limitsAt(`  dtls.${name}  ${value}`);
-  }
-  // Until SIGINT or SIGTERM; then everything that keeps the process alive is released, so it exits.
-  await stopped;
-  served.stop();
-  server.close();
-  traces.close();
-  secureTraces.close();
-  return 0;
+  return {
+    server,
+    describe: served.describe(),
+    credentials: [dtls?.psk || dtls?.pskKeys ? "PSK" : "", dtls?.cert ? "certificate" : ""].filter(Boolean)
+      .join(" and "),
+    close: () => {
+      served.stop();
+      server.close();
+      traces.close();
+      secureTraces.close();
+    },
+  };
 }
 
 /** What serve serves: a site, how the listening line names it, and what stops its timers. */
@@ -209,6 +286,15 @@ function isSiteLike(value: unknown): boolean {
   const candidate = value as { find?: unknown; entries?: unknown } | null;
   return typeof candidate === "object" && candidate !== null && typeof candidate.find === "function" &&
     typeof candidate.entries === "function";
+}
+
+/** --workers: how many workers serve runs, 1 (no workers: the server in this thread) or more. */
+function workersFlag(text: string): number {
+  const workers = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(workers >= 1 && workers <= MAX_WORKERS)) {
+    throw new UsageError(`--workers ${text}: expected an integer 1..${MAX_WORKERS}`);
+  }
+  return workers;
 }
 
 function levelFlag(level: string | undefined, quiet: boolean | undefined): LogLevel {

@@ -31,6 +31,11 @@ export interface ServerLogOptions {
   write?: (line: string, level: MessageLevel) => void;
   /** The time a line carries (default: now). */
   now?: () => Date;
+  /**
+   * The worker (1..N of `serve --workers N`) whose lines these are: a `worker` field on JSON lines and
+   * "[worker N] " before text lines, so a reader sees which worker, and its state, served a peer.
+   */
+  worker?: number;
 }
 
 /**
@@ -93,6 +98,10 @@ export class ServerLog {
   readonly format: LogFormat;
   readonly #write: (line: string, level: MessageLevel) => void;
   readonly #now: () => Date;
+  /** Added to every JSON line: `worker` for a worker's log, else nothing. */
+  readonly #workerField: LogFields;
+  /** Put before every text line: "[worker N] " for a worker's log, else nothing. */
+  readonly #tag: string;
 
   constructor(options: ServerLogOptions = {}) {
     this.level = options.level ?? "info";
@@ -100,6 +109,8 @@ export class ServerLog {
     this.#write = options.write ??
       ((line, level) => level === "warn" || level === "error" ? console.error(line) : console.log(line));
     this.#now = options.now ?? (() => new Date());
+    this.#workerField = options.worker === undefined ? {} : { worker: options.worker };
+    this.#tag = options.worker === undefined ? "" : `[worker ${options.worker}] `;
   }
 
   /** Whether a message at `level` would be printed. */
@@ -115,11 +126,12 @@ export class ServerLog {
     const level = entry.code === "5.03" ? "warn" : "info";
     if (!this.enabled(level)) return;
     const time = this.#now();
-    if (this.format === "text") return this.#write(requestLogLine(entry, time), level);
+    if (this.format === "text") return this.#write(this.#tag + requestLogLine(entry, time), level);
     this.#write(
       JSON.stringify({
         time: time.toISOString(),
         level,
+        ...this.#workerField,
         msg: "request",
         peer: addressKey(entry.peer),
         type: entry.type,
@@ -170,11 +182,14 @@ export class ServerLog {
 
   #print(level: MessageLevel, msg: string, fields: LogFields = {}): void {
     if (this.format === "json") {
-      this.#write(JSON.stringify({ time: this.#now().toISOString(), level, msg, ...fields }), level);
+      this.#write(
+        JSON.stringify({ time: this.#now().toISOString(), level, ...this.#workerField, msg, ...fields }),
+        level,
+      );
     } else {
       // Text keeps today's look: the message alone, warn and error marked as such.
       const prefix = level === "warn" ? "warning: " : level === "error" ? "error: " : "";
-      this.#write(printable(prefix + msg), level);
+      this.#write(this.#tag + printable(prefix + msg), level);
     }
   }
 }

@@ -102,6 +102,11 @@ export interface ServerOptions extends EndpointOptions, ServerLimitOptions {
   port?: number;
   /** The UDP transport: "batched" (recvmmsg/sendmmsg, Linux with FFI), "deno" or "auto" (default; see udpTransportFor). */
   udp?: UdpChoice;
+  /**
+   * SO_REUSEPORT on the server's sockets (socket(7)), so several servers — one per worker of `serve
+   * --workers` — share the port; needs the batched transport (udpTransportFor throws otherwise).
+   */
+  reusePort?: boolean;
   /** How long a handler may take before the request is acknowledged and answered separately (ms, default 500). */
   separateResponseDelay?: number;
   /** Called once per request answered. */
@@ -169,11 +174,11 @@ export class CoapServer {
     const endpointOptions = { ...options, limits: { ...SERVER_LIMITS, ...options.limits } };
     this.endpoint = options.endpoint ??
       new Endpoint(
-        bindServer(options.hostname, options.port ?? 5683, options.udp),
+        bindServer(options.hostname, options.port ?? 5683, options),
         endpointOptions,
       );
     if (options.dtls) {
-      const udp = bindServer(options.hostname, options.dtls.port ?? 5684, options.udp);
+      const udp = bindServer(options.hostname, options.dtls.port ?? 5684, options);
       try {
         this.dtls = dtlsServerTransport(udp, options.dtls);
       } catch (error) {
@@ -470,12 +475,16 @@ function handlerFor(resource: Resource | undefined, code: number): Handler | Coa
 }
 
 /** A server socket: dual-stack "::" unless a hostname is given, IPv4 only on a host without IPv6. */
-function bindServer(hostname: string | undefined, port: number, udp: UdpChoice | undefined): Transport {
-  if (hostname !== undefined) return udpTransportFor({ hostname, port, udp });
+function bindServer(
+  hostname: string | undefined,
+  port: number,
+  { udp, reusePort }: Pick<ServerOptions, "udp" | "reusePort">,
+): Transport {
+  if (hostname !== undefined) return udpTransportFor({ hostname, port, udp, reusePort });
   try {
-    return udpTransportFor({ hostname: "::", port, udp });
+    return udpTransportFor({ hostname: "::", port, udp, reusePort });
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) throw error;
-    return udpTransportFor({ hostname: "0.0.0.0", port, udp });
+    return udpTransportFor({ hostname: "0.0.0.0", port, udp, reusePort });
   }
 }

@@ -35,15 +35,39 @@ export interface UdpChoiceOptions extends UdpOptions {
  * ```
  */
 export function udpTransportFor(options: UdpChoiceOptions = {}): Transport {
-  const choice = options.udp === undefined || options.udp === "auto"
-    ? environmentChoice() ?? options.udp ?? "auto"
-    : options.udp;
-  if (!CHOICES.includes(choice)) throw new TypeError(`udp: ${choice} is not one of ${CHOICES.join(", ")}`);
-  if (choice === "deno") return udpTransport(options);
-  const unavailable = batchedUnavailable(options.hostname);
-  if (unavailable === undefined) return batchedUdpTransport(options);
-  if (choice === "batched") throw new Error(`the batched UDP transport cannot run: ${unavailable}`);
+  const chosen = udpChoiceFor(options);
+  if (chosen.kind === "batched") return batchedUdpTransport(options);
+  // Without SO_REUSEPORT a second socket on the port fails to bind: better to say why at the first.
+  if (options.reusePort) {
+    throw new Error(`SO_REUSEPORT needs the batched UDP transport, which is not used: ${chosen.why}`);
+  }
   return udpTransport(options);
+}
+
+/**
+ * Which transport udpTransportFor(options) builds, without building it: "batched", or "deno" and why
+ * not the batched one. Throws as udpTransportFor does for an unknown choice or a forced "batched" that
+ * cannot run.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { udpChoiceFor } from "./udp_choice.ts";
+ * assert.equal(udpChoiceFor({ udp: "deno" }).kind, "deno");
+ * ```
+ */
+export function udpChoiceFor(
+  options: Pick<UdpChoiceOptions, "hostname" | "udp"> = {},
+): { kind: "batched" } | { kind: "deno"; why: string } {
+  const environment = options.udp === undefined || options.udp === "auto" ? environmentChoice() : undefined;
+  const choice = environment ?? options.udp ?? "auto";
+  if (!CHOICES.includes(choice)) throw new TypeError(`udp: ${choice} is not one of ${CHOICES.join(", ")}`);
+  if (choice === "deno") {
+    return { kind: "deno", why: environment === undefined ? '"deno" was asked for' : "COAP_UDP=deno" };
+  }
+  const unavailable = batchedUnavailable(options.hostname);
+  if (unavailable === undefined) return { kind: "batched" };
+  if (choice === "batched") throw new Error(`the batched UDP transport cannot run: ${unavailable}`);
+  return { kind: "deno", why: unavailable };
 }
 
 /** COAP_UDP, when set and readable without a permission prompt. */
