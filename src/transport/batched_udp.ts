@@ -14,6 +14,12 @@ import type { UdpOptions } from "./udp.ts";
 const MAX_DATAGRAM = 65535;
 /** Datagrams taken per recvmmsg call. */
 const RECEIVE_BATCH = 64;
+/**
+ * How many times in a row a busy socket is read without waiting in poll(2): at ~100k datagrams/s, 32 rounds
+ * keep timers and other sockets waiting a few milliseconds at most. loadgen, 32 in flight: 100k req/s with no
+ * draining, 111k with 8 rounds, 113–128k with 32 or 64.
+ */
+const DRAIN_ROUNDS = 32;
 /** Datagrams given per sendmmsg call: UIO_MAXIOV, the kernel's cap on its vlen (sendmmsg(2)). */
 const SEND_BATCH = 1024;
 /** Bytes of datagrams the send arena holds before it grows. */
@@ -121,12 +127,23 @@ export function batchedUdpTransport(options: BatchedUdpOptions = {}): Transport 
       const receiver = new Receiver(lib, fd);
       (async () => {
         try {
+          // After a full batch, the socket is read again before going back to poll(2): datagrams that came
+          // in while the batch was handled are taken without the round trip through a worker thread. At
+          // most DRAIN_ROUNDS times in a row, so the event loop's timers and other sockets still get turns.
+          let drains = 0;
           while (!closed) {
-            // Waiting happens in poll(2) on a Deno worker thread; recvmmsg itself then runs here,
-            // non-blocking, because errno is per thread and only this thread's can be read.
-            const revents = await receiver.wait();
-            if (closed) break;
-            if (revents & C.POLLERR) drainErrors();
+            if (drains === 0 || drains > DRAIN_ROUNDS) {
+              drains = 0;
+              // Waiting happens in poll(2) on a Deno worker thread; recvmmsg itself then runs here,
+              // non-blocking, because errno is per thread and only this thread's can be read.
+              const revents = await receiver.wait();
+              if (closed) break;
+              if (revents & C.POLLERR) drainErrors();
+            } else {
+              // Lets the previous batch's promise continuations (async handlers' answers) run first.
+              await null;
+              if (closed) break;
+            }
             const batch = receiver.take((code) => {
               if (code === C.ECONNREFUSED || code === C.EHOSTUNREACH || code === C.ENETUNREACH) {
                 drainErrors(); // ip(7): the pending error stands for a queued ICMP message
@@ -134,6 +151,7 @@ export function batchedUdpTransport(options: BatchedUdpOptions = {}): Transport 
                 onError(new Error(`recvmmsg(): errno ${code}`));
               }
             });
+            drains = batch.length === 0 ? 0 : drains + 1;
             if (batch.length === 0) continue;
             try {
               receive(batch);
