@@ -75,6 +75,21 @@ Deno.test("on a terminal a payload is laid out by its Content-Format; piped, its
   ]);
 });
 
+/** A server that answers every request with an empty piggybacked `code`, keeping the requests in `seen`. */
+function recordingServer(seen: Message[], code: number) {
+  return scriptedServer((request) => {
+    seen.push(request);
+    return [{
+      type: Type.ACK,
+      code,
+      messageId: request.messageId,
+      token: request.token,
+      options: [],
+      payload: new Uint8Array(0),
+    }];
+  });
+}
+
 Deno.test("--content-format and --accept take names as aiocoap-client does; an unknown one is a usage error", async () => {
   for (
     const [name, number] of [
@@ -96,17 +111,7 @@ Deno.test("--content-format and --accept take names as aiocoap-client does; an u
     assert.equal(contentFormatFlag("accept", name), number, name);
   }
   const seen: Message[] = [];
-  const server = scriptedServer((request) => {
-    seen.push(request);
-    return [{
-      type: Type.ACK,
-      code: Code.Changed,
-      messageId: request.messageId,
-      token: request.token,
-      options: [],
-      payload: new Uint8Array(0),
-    }];
-  });
+  const server = recordingServer(seen, Code.Changed);
   try {
     const put = await runCli([
       "put",
@@ -137,17 +142,7 @@ Deno.test("--content-format and --accept take names as aiocoap-client does; an u
 
 Deno.test("--option NUMBER=HEX repeats on a request and reaches the wire in order; a bad one is a usage error", async () => {
   const seen: Message[] = [];
-  const server = scriptedServer((request) => {
-    seen.push(request);
-    return [{
-      type: Type.ACK,
-      code: Code.Content,
-      messageId: request.messageId,
-      token: request.token,
-      options: [],
-      payload: new Uint8Array(0),
-    }];
-  });
+  const server = recordingServer(seen, Code.Content);
   try {
     const get = await runCli([
       "get",
