@@ -140,9 +140,15 @@ Deno.test("serve --workers: 0, abc and --udp deno are usage errors (exit 2) that
       ["--workers", "2", "--udp", "deno"],
       /--workers 2 needs the batched UDP transport .*"deno" was asked for/,
     ],
-    [["--workers", "2", "--psk", "secret"], /coaps:\/\/ is served without workers/],
-    [["--workers", "2", "--pcap", "/dev/null"], /--pcap follows one socket/],
   ];
+  // Where the batched transport cannot be used (COAP_UDP=deno, as in .ci/run's second pass), that is the
+  // reason given first, and these two are refused for it instead.
+  const batched = udpChoiceFor({ hostname: "127.0.0.1" }).kind === "batched";
+  const transport = /--workers 2 needs the batched UDP transport/;
+  cases.push(
+    [["--workers", "2", "--psk", "secret"], batched ? /coaps:\/\/ is served without workers/ : transport],
+    [["--workers", "2", "--pcap", "/dev/null"], batched ? /--pcap follows one socket/ : transport],
+  );
   for (const [args, reason] of cases) {
     const result = await runCli(["serve", "--host", "127.0.0.1", "--port", "0", ...args]);
     assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
