@@ -106,7 +106,8 @@ int main(int argc, char **argv) {
       while ((size = recv(sockets[i], buffer, sizeof buffer, 0)) >= 4) {
         if ((buffer[0] >> 4 & 3) == 0) { // CON notification: ACK it
           uint8_t ack[4] = {0x60, 0x00, buffer[2], buffer[3]};
-          send(sockets[i], ack, 4, 0);
+          // sendto: the sockets are not connected, so a plain send() fails with EDESTADDRREQ.
+          sendto(sockets[i], ack, 4, 0, (struct sockaddr *)&target, sizeof target);
         }
         long sequence = observe_value(buffer, size);
         if (sequence < 0) continue;
