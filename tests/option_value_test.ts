@@ -122,3 +122,24 @@ Deno.test("the WASM core's option helpers agree with the TypeScript ones", () =>
     assert.equal(wasm.optionIsNoCacheKey(number) === 1, isNoCacheKey(number));
   }
 });
+
+Deno.test("decodeString agrees with a strict UTF-8 decoder on short and long, ASCII and not, valid and not", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const random = seededRandom(7);
+  for (let n = 0; n < 20_000; n++) {
+    const length = randomInt(random, 48);
+    // Mostly ASCII, so the short path is taken, with a byte from anywhere now and then.
+    const bytes = Uint8Array.from(
+      { length },
+      () => random() < 0.9 ? randomInt(random, 0x80) : randomInt(random, 256),
+    );
+    let expected: string | undefined;
+    try {
+      expected = strict.decode(bytes);
+    } catch {
+      expected = undefined;
+    }
+    if (expected === undefined) assert.throws(() => decodeString(bytes), TypeError);
+    else assert.equal(decodeString(bytes), expected);
+  }
+});

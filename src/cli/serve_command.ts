@@ -174,7 +174,8 @@ export async function openServe(
       port: portFlag("port", values.port),
       udp: udpFlag(values.udp),
       reusePort,
-      onLog: (entry) => log.request(entry),
+      // Request lines are info, or warn for 5.03 (server_log.ts): below that level none would print.
+      onLog: log.enabled("warn") ? (entry) => log.request(entry) : undefined,
       onError: (error, request) =>
         log.error(
           // The path as the request log shows it: percent-encoded, so a peer's bytes cannot forge the line.

@@ -95,6 +95,11 @@ const REGISTRY: ReadonlyMap<number, OptionInfo> = new Map([
   info(258, "No-Response", "uint", 0, 1), // RFC 7967
   info(292, "Request-Tag", "opaque", 0, 8, true), // RFC 9175
 ].map((entry) => [entry.number, entry]));
+/** REGISTRY as an array by number (all are below 300): an indexed load per option instead of a hash lookup. */
+const BY_NUMBER: (OptionInfo | undefined)[] = Array.from(
+  { length: Math.max(...REGISTRY.keys()) + 1 },
+  (_, number) => REGISTRY.get(number),
+);
 
 /**
  * The registry entry of an option number, or undefined if unknown here.
@@ -107,7 +112,7 @@ const REGISTRY: ReadonlyMap<number, OptionInfo> = new Map([
  * ```
  */
 export function optionInfo(number: number): OptionInfo | undefined {
-  return REGISTRY.get(number);
+  return number < BY_NUMBER.length ? BY_NUMBER[number] : undefined;
 }
 
 /**

@@ -115,7 +115,14 @@ export function encodeString(text: string): Uint8Array {
  * ```
  */
 export function decodeString(bytes: Uint8Array): string {
-  return utf8Strict.decode(bytes);
+  // Uri-Path segments are short ASCII nearly always; building those directly skips the decoder's native call.
+  if (bytes.length > 32) return utf8Strict.decode(bytes);
+  let text = "";
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) return utf8Strict.decode(bytes);
+    text += String.fromCharCode(bytes[i]);
+  }
+  return text;
 }
 
 /** Whether the bytes are valid UTF-8. */

@@ -28,6 +28,7 @@ const UNDERSTOOD = new Set<number>([
   OptionNumber.Block2,
 ]);
 const PROXY_OPTIONS = new Set<number>([OptionNumber.ProxyUri, OptionNumber.ProxyScheme]);
+const BLOCK_OPTIONS = [OptionNumber.Block1, OptionNumber.Block2] as const;
 /** RFC 7959 §2.2: SZX 7 is reserved (BERT uses it, over TCP only: RFC 8323 §6). */
 const RESERVED_SZX = 7;
 
@@ -74,50 +75,65 @@ export function checkOptions(
   message: Message,
   resourceOptions?: (path: string[]) => readonly number[] | undefined,
 ): OptionCheck {
+  /** The resource's own critical options, looked up at the first critical option the server does not know. */
   let extra: readonly number[] | undefined;
-  const understood = (number: number) => {
-    if (extra === undefined) {
-      const path = pathOf(message);
-      extra = (path && resourceOptions?.(path)) ?? [];
+  // Decoded options come in ascending order (RFC 7252 §3.1 deltas), so a repeat follows its first
+  // occurrence; a Set is kept only for a hand-built message out of order.
+  let seen: Set<number> | undefined;
+  let previous = -1;
+  let kept: CoapOption[] | undefined;
+  const options = message.options;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i];
+    if (seen === undefined && option.number < previous) {
+      seen = new Set(options.slice(0, i).map((o) => o.number));
     }
-    return extra.includes(number);
-  };
-  const seen = new Set<number>();
-  const kept: CoapOption[] = [];
-  for (const option of message.options) {
-    const fault = faultOf(option, seen.has(option.number));
-    seen.add(option.number);
+    const repeated = seen === undefined ? option.number === previous : seen.has(option.number);
+    seen?.add(option.number);
+    previous = option.number;
+    const fault = faultOf(option, repeated);
     if (fault !== undefined) {
       if (isCritical(option.number)) return { refusal: errorMessage(message.token, Code.BadOption, fault) };
+      kept ??= options.slice(0, i);
       continue;
     }
     if (PROXY_OPTIONS.has(option.number)) {
       return { refusal: errorMessage(message.token, Code.ProxyingNotSupported) };
     }
-    if (isCritical(option.number) && !UNDERSTOOD.has(option.number) && !understood(option.number)) {
+    if (isCritical(option.number) && !UNDERSTOOD.has(option.number)) {
+      if (extra === undefined) {
+        const path = pathOf(message);
+        extra = (path && resourceOptions?.(path)) ?? [];
+      }
+      if (extra.includes(option.number)) {
+        kept?.push(option);
+        continue;
+      }
       return {
         refusal: errorMessage(message.token, Code.BadOption, `option ${option.number} not supported`),
       };
     }
-    kept.push(option);
+    kept?.push(option);
   }
-  const checked = kept.length === message.options.length ? message : { ...message, options: kept };
-  for (const number of [OptionNumber.Block1, OptionNumber.Block2]) {
+  const checked = kept === undefined ? message : { ...message, options: kept };
+  const path: string[] = [];
+  const query: string[] = [];
+  try {
+    for (const option of checked.options) {
+      if (option.number === OptionNumber.UriPath) path.push(decodeString(option.value));
+      else if (option.number === OptionNumber.UriQuery) query.push(decodeString(option.value));
+    }
+  } catch {
+    return { refusal: errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8") };
+  }
+  for (const number of BLOCK_OPTIONS) {
     const block = getOption(checked, number);
     if (block !== undefined && decodeBlock(block).szx === RESERVED_SZX) {
       const diagnostic = `${optionName(number)} SZX 7 is reserved`;
       return { refusal: errorMessage(message.token, Code.BadRequest, diagnostic) };
     }
   }
-  try {
-    return {
-      message: checked,
-      path: getOptions(checked, OptionNumber.UriPath).map(decodeString),
-      query: getOptions(checked, OptionNumber.UriQuery).map(decodeString),
-    };
-  } catch {
-    return { refusal: errorMessage(message.token, Code.BadRequest, "Uri-Path or Uri-Query is not UTF-8") };
-  }
+  return { message: checked, path, query };
 }
 
 /** Uri-Path decoded, or undefined when it is not UTF-8 (no resource's options; 4.02 or 4.00 follows). */

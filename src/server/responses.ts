@@ -60,7 +60,8 @@ export function responseFrom(request: CoapRequest, result: HandlerResult): Outgo
     options.push({ number: OptionNumber.MaxAge, value: encodeUint(init.maxAge) });
   }
   const payload = typeof init.payload === "string" ? encodeString(init.payload) : init.payload ?? EMPTY;
-  return { code, token: request.message.token, options: [...options, ...(init.options ?? [])], payload };
+  if (init.options !== undefined) options.push(...init.options);
+  return { code, token: request.message.token, options, payload };
 }
 
 /** A response with `code` and a diagnostic payload (RFC 7252 §5.5.2). */
