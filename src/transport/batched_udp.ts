@@ -272,9 +272,9 @@ class Sender {
   readonly #drainErrors: () => void;
   readonly #structs = new Uint8Array(SEND_BATCH * (Layout.MMSGHDR + Layout.IOVEC + Layout.SOCKADDR));
   readonly #view = new DataView(this.#structs.buffer);
-  readonly #base = addressOf(this.#structs);
   #arena = new Uint8Array(SEND_ARENA);
-  #arenaBase = addressOf(this.#arena);
+  /** The arena's address as a Number (user-space pointers are below 2^47): no BigInt per datagram. */
+  #arenaBase = Number(addressOf(this.#arena));
 
   constructor(lib: ReturnType<typeof libc>, fd: number, family: number, report: SendReports) {
     this.#lib = lib;
@@ -283,6 +283,16 @@ class Sender {
     this.#onError = report.onError;
     this.#unreachable = report.unreachable;
     this.#drainErrors = report.drainErrors;
+    // Header i always names address slot i and iovec slot i: only lengths and the bytes' address change.
+    const base = addressOf(this.#structs);
+    for (let slot = 0; slot < SEND_BATCH; slot++) {
+      const header = slot * Layout.MMSGHDR;
+      const name = SEND_BATCH * (Layout.MMSGHDR + Layout.IOVEC) + slot * Layout.SOCKADDR;
+      const iovec = SEND_BATCH * Layout.MMSGHDR + slot * Layout.IOVEC;
+      this.#view.setBigUint64(header + Layout.MSG_NAME, base + BigInt(name), true);
+      this.#view.setBigUint64(header + Layout.MSG_IOV, base + BigInt(iovec), true);
+      this.#view.setBigUint64(header + Layout.MSG_IOVLEN, 1n, true);
+    }
   }
 
   /** Sends batch[start, end) with as few sendmmsg calls as the kernel allows; failures go to onError. */
@@ -291,7 +301,7 @@ class Sender {
     for (let i = start; i < end; i++) bytes += batch[i].data.length;
     if (bytes > this.#arena.length) {
       this.#arena = new Uint8Array(Math.max(bytes, 2 * this.#arena.length));
-      this.#arenaBase = addressOf(this.#arena);
+      this.#arenaBase = Number(addressOf(this.#arena));
     }
     const view = this.#view;
     const iovecs = SEND_BATCH * Layout.MMSGHDR;
@@ -312,14 +322,13 @@ class Sender {
       carried.push(datagram);
       this.#arena.set(datagram.data, offset);
       const iovec = iovecs + slot * Layout.IOVEC;
-      view.setBigUint64(iovec, this.#arenaBase + BigInt(offset), true);
-      view.setBigUint64(iovec + 8, BigInt(datagram.data.length), true);
+      const at = this.#arenaBase + offset;
+      view.setUint32(iovec, at % 0x1_0000_0000, true);
+      view.setUint32(iovec + 4, Math.floor(at / 0x1_0000_0000), true);
+      view.setUint32(iovec + 8, datagram.data.length, true);
+      view.setUint32(iovec + 12, 0, true);
       offset += datagram.data.length;
-      const header = slot * Layout.MMSGHDR;
-      view.setBigUint64(header + Layout.MSG_NAME, this.#base + BigInt(names + slot * Layout.SOCKADDR), true);
-      view.setUint32(header + Layout.MSG_NAMELEN, nameLength, true);
-      view.setBigUint64(header + Layout.MSG_IOV, this.#base + BigInt(iovec), true);
-      view.setBigUint64(header + Layout.MSG_IOVLEN, 1n, true);
+      view.setUint32(slot * Layout.MMSGHDR + Layout.MSG_NAMELEN, nameLength, true);
     }
     let sent = 0;
     let retried = false;
