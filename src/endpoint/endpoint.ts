@@ -496,14 +496,14 @@ export class Endpoint {
       case layout.ACTION_REQUEST:
       case layout.ACTION_RESPONSE:
         this.#replies.forget(handle);
-        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle, size: data.length });
-        else this.onResponse({ message, peer, handle, size: data.length });
+        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle, size: data.length, at });
+        else this.onResponse({ message, peer, handle, size: data.length, at });
         return;
       case layout.ACTION_DUPLICATE:
         return this.#resend(message, handle, address, at);
       case layout.ACTION_ACKNOWLEDGED:
         this.#confirmables.settle(handle, message);
-        if (message.code !== 0) this.onResponse({ message, peer, handle: -1, size: data.length });
+        if (message.code !== 0) this.onResponse({ message, peer, handle: -1, size: data.length, at });
         return;
       case layout.ACTION_EXCHANGE_RESET:
         return this.#confirmables.settle(handle, undefined);
@@ -513,7 +513,7 @@ export class Endpoint {
         return onReset?.();
       }
       case layout.ACTION_BUSY:
-        return this.onBusy({ message, peer, handle: -1, size: data.length }, core.retryAfter);
+        return this.onBusy({ message, peer, handle: -1, size: data.length, at }, core.retryAfter);
     }
   }
 

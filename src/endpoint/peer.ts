@@ -29,4 +29,6 @@ export interface Inbound {
   readonly handle: number;
   /** The datagram's length in bytes (RFC 7252 §11.3 measures amplification against it). */
   readonly size: number;
+  /** When it arrived, on the endpoint's clock: one clock reading serves everything that handles it at once. */
+  readonly at: number;
 }

@@ -61,7 +61,7 @@ interface Pending {
  * const peer = endpoint.peer({ hostname: "10.0.0.2", port: 40000 });
  * const [token, payload] = [Uint8Array.of(1), new Uint8Array()];
  * const message = { ...decode(Uint8Array.of(0x40, Code.Get, 0, 1)), token, payload }; // a CON GET
- * separate.wait({ message, peer, handle: -1, size: 5 }, new Promise(() => {}), () => undefined);
+ * separate.wait({ message, peer, handle: -1, size: 5, at: 0 }, new Promise(() => {}), () => undefined);
  * assert.ok(separate.busy(peer) > 0); // one slow request in progress is this peer's limit
  * await clock.advance(10_000); // the handler's deadline: 5.03, and the slot is free again
  * assert.equal(separate.busy(peer), 0);

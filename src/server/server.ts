@@ -279,11 +279,11 @@ export class CoapServer {
       "too many requests in progress",
     );
     response.options.push({ number: OptionNumber.MaxAge, value: encodeUint(retryAfter) });
-    this.#answer(inbound, response, this.endpoint.clock.now(), false);
+    this.#answer(inbound, response, inbound.at, false);
   }
 
   #handle(inbound: Inbound): void {
-    const started = this.endpoint.clock.now();
+    const started = inbound.at;
     this.#amplification.receive(inbound.peer, getOption(inbound.message, OptionNumber.Echo), started);
     const checked = checkOptions(inbound.message, (path) => this.#find(path)?.criticalOptions);
     if ("refusal" in checked) {
@@ -429,15 +429,21 @@ export class CoapServer {
 
   /** Answers a request now; nothing follows it (a void-returning #deliver, for `return this.#answer(…)`). */
   #answer(inbound: Inbound, response: Outgoing, started: number, separate: boolean): void {
-    this.#deliver(inbound, response, started, separate);
+    // Within the turn the request arrived in: its arrival time is the time now.
+    this.#deliver(inbound, response, started, separate, started);
   }
 
   /** Sends and logs the answer; returns the separate response's exchange, if one went as a CON. */
-  #deliver(inbound: Inbound, response: Outgoing, started: number, separate: boolean): Exchange | undefined {
+  #deliver(
+    inbound: Inbound,
+    response: Outgoing,
+    started: number,
+    separate: boolean,
+    now = this.endpoint.clock.now(),
+  ): Exchange | undefined {
     let exchange: Exchange | undefined;
     const safe = inbound.message.code === Code.Get || inbound.message.code === Code.Fetch;
     try {
-      const now = this.endpoint.clock.now();
       response = this.#amplification.limit(inbound.peer, { size: inbound.size, safe }, response, now);
       exchange = this.#send(inbound, response, separate);
     } catch (error) {
