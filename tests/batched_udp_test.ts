@@ -288,3 +288,14 @@ function get() {
 function path(segment: string) {
   return [{ number: 11, value: new TextEncoder().encode(segment) }];
 }
+
+Deno.test("the CLI exits 3 with 'port unreachable' within 1 s for a coaps:// port nobody listens on", async () => {
+  const port = freeUdpPort();
+  const started = performance.now();
+  const target = `coaps://127.0.0.1:${port}/x`;
+  const result = await runCli(["get", target, "--udp", "batched", "--psk-identity", "a", "--psk", "secret"]);
+  const elapsed = performance.now() - started;
+  assert.equal(result.code, 3, result.stderr);
+  assert.equal(result.stderr.trim(), `error: 127.0.0.1:${port}: port unreachable`);
+  assert.ok(elapsed < 1000, `${elapsed} ms`);
+});

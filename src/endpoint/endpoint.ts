@@ -496,8 +496,9 @@ export class Endpoint {
       case layout.ACTION_REQUEST:
       case layout.ACTION_RESPONSE:
         this.#replies.forget(handle);
-        if (action === layout.ACTION_REQUEST) this.onRequest({ message, peer, handle, size: data.length, at });
-        else this.onResponse({ message, peer, handle, size: data.length, at });
+        if (action === layout.ACTION_REQUEST) {
+          this.onRequest({ message, peer, handle, size: data.length, at });
+        } else this.onResponse({ message, peer, handle, size: data.length, at });
         return;
       case layout.ACTION_DUPLICATE:
         return this.#resend(message, handle, address, at);

@@ -228,7 +228,8 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
   return {
     local: udp.local,
     connect: (address) => open(address).handshake,
-    // ICMP errors concern the UDP peer, which is the DTLS peer: they go up as they come.
+    // ICMP errors concern the UDP peer, which is the DTLS peer: a handshake to it fails now, not at its
+    // timeout, and the errors go up as they come.
     listen(receive, unreachable) {
       deliver = receive;
       udp.listen((batch) => {
@@ -247,7 +248,13 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
           }
           advance(connection, () => connection.session.receive(datagram.data, connection.key));
         }
-      }, unreachable);
+      }, (address, reason) => {
+        const connection = connections.get(addressKey(address));
+        if (connection && isHandshaking(connection.session)) {
+          drop(connection, new DtlsError(`${connection.key}: ${reason}`));
+        }
+        unreachable?.(address, reason);
+      });
     },
     send(batch) {
       for (const { data, address } of batch) {
