@@ -157,10 +157,13 @@ Deno.test(
 
 Deno.test(
   needsOpenSsl(
-    "get coaps:// to a port nobody serves exits 3: no DTLS response; without a key it is a usage error",
+    "get coaps:// to a socket that never answers exits 3: no DTLS response; without a key it is a usage error",
   ),
   async () => {
-    const port = freeUdpPort();
+    // Bound but never read: no answer and no ICMP port unreachable (a closed port fails at once instead,
+    // batched_udp_test.ts).
+    const listener = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
     const silent = await runCli([
       "get",
       `coaps://127.0.0.1:${port}/x`,
@@ -172,6 +175,7 @@ Deno.test(
       "0.5",
     ]);
     assert.equal(silent.code, 3);
+    listener.close();
     assert.equal(silent.stderr, `error: no DTLS response from 127.0.0.1:${port}\n`);
     for (
       const args of [
