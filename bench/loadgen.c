@@ -5,7 +5,10 @@
 //
 // Datagrams move in batches (recvmmsg/sendmmsg, up to INFLIGHT at a time) so
 // that the generator costs a few syscalls per wake-up, not two per request,
-// and stays well above the servers it measures. The first WARMUP seconds are
+// and stays well above the servers it measures: with one source port a wake-up
+// is one blocking recvmmsg (MSG_WAITFORONE) and one sendmmsg, and the requests
+// of a batch leave as UDP GSO messages, which the kernel splits back into one
+// ordinary datagram per request before any server's socket sees them. The first WARMUP seconds are
 // not counted: they cover the server's JIT warm-up and its first peer-table
 // entries. With -p SOURCE_PORTS > 1 the requests rotate over that many
 // sockets (each its own source port), so the server sees that many peers.
@@ -18,6 +21,7 @@
 // usage: loadgen [-p SOURCE_PORTS] [-w WARMUP_SECONDS] HOST PORT PATH INFLIGHT SECONDS
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,8 @@
 #define MAX_BATCH 1024 // UIO_MAXIOV: the most one sendmmsg/recvmmsg takes
 #define OPTIONS_MAX 256
 #define RESPONSE_MAX 1500
+// Datagrams per GSO message: UDP_MAX_SEGMENTS was 64 before Linux 6.9 (128 since).
+#define GSO_SEGMENTS 64
 
 typedef struct {
   uint16_t message_id;
@@ -105,23 +111,30 @@ static int by_socket(const void *a, const void *b) {
   return slots[*(const int *)a].socket - slots[*(const int *)b].socket;
 }
 
-// Sends the queued requests: one sendmmsg per socket per flush (per MAX_BATCH). UDP GSO (one message of
-// equal-length segments) would look cheaper but measured slower here: the kernel segments it again on
-// the way into every server's socket.
+// Sends the queued requests: per socket, up to GSO_SEGMENTS requests go as one UDP GSO message (all
+// requests have the same length, and UDP_SEGMENT is set on every socket), in one sendmmsg per flush.
+// On loopback the kernel splits a GSO message back into ordinary datagrams before it queues them on the
+// server's socket (a server would need UDP_GRO to see anything else, and none sets it), so every server
+// still reads one request per datagram, byte for byte the same; what GSO saves is the generator's
+// per-datagram send path (skb build, route, loopback transmit, IP receive, socket lookup), which on this
+// VM costs about as much as everything else in a round trip together.
 static void flush(void) {
   static struct mmsghdr messages[MAX_BATCH];
   static struct iovec vectors[MAX_BATCH];
   if (socket_count > 1) qsort(pending, pending_count, sizeof *pending, by_socket);
   for (int first = 0; first < pending_count;) {
-    int socket = slots[pending[first]].socket, count = 0;
+    int socket = slots[pending[first]].socket, count = 0, message_count = 0;
     while (first + count < pending_count && count < MAX_BATCH && slots[pending[first + count]].socket == socket) {
       vectors[count] = (struct iovec){.iov_base = datagrams[pending[first + count]], .iov_len = 8 + options_length};
-      messages[count] = (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[count], .msg_iovlen = 1}};
+      if (count % GSO_SEGMENTS == 0) {
+        messages[message_count++] = (struct mmsghdr){.msg_hdr = {.msg_iov = &vectors[count], .msg_iovlen = 0}};
+      }
+      messages[message_count - 1].msg_hdr.msg_iovlen++;
       count++;
     }
     // The sockets block on send, so a short count means an error; what is unsent is swept as lost.
-    for (int sent = 0; sent < count;) {
-      int result = sendmmsg(socket, messages + sent, count - sent, 0);
+    for (int sent = 0; sent < message_count;) {
+      int result = sendmmsg(socket, messages + sent, message_count - sent, 0);
       if (result <= 0) break;
       sent += result;
     }
@@ -212,6 +225,15 @@ int main(int argc, char **argv) {
       perror("socket");
       return 1;
     }
+    // Every request is 8 + options_length bytes: one GSO message carries up to GSO_SEGMENTS of them.
+    int segment = 8 + (int)options_length;
+    if (setsockopt(sockets[i], SOL_UDP, UDP_SEGMENT, &segment, sizeof segment) < 0) {
+      perror("UDP_SEGMENT");
+      return 1;
+    }
+    // The longest a blocking receive waits: the loop still sweeps and ends on time when nothing answers.
+    struct timeval wait_at_most = {.tv_usec = 10000};
+    setsockopt(sockets[i], SOL_SOCKET, SO_RCVTIMEO, &wait_at_most, sizeof wait_at_most);
     struct epoll_event event = {.events = EPOLLIN, .data.fd = sockets[i]};
     epoll_ctl(poller, EPOLL_CTL_ADD, sockets[i], &event);
   }
@@ -245,15 +267,19 @@ int main(int argc, char **argv) {
       completed = lost = errors = stray = 0;
       memset(histogram, 0, HISTOGRAM_US * sizeof *histogram);
     }
-    int ready = epoll_wait(poller, events, 256, 10);
-    now = now_us();
+    // One socket: a blocking recvmmsg (MSG_WAITFORONE, bounded by SO_RCVTIMEO) is the wait itself, so a
+    // wake-up costs two syscalls, not three. Several sockets: epoll tells which to read.
+    int ready = socket_count == 1 ? 1 : epoll_wait(poller, events, 256, 10);
     for (int e = 0; e < ready; e++) {
-      int received = recvmmsg(events[e].data.fd, messages, batch, MSG_DONTWAIT, NULL);
+      int fd = socket_count == 1 ? sockets[0] : events[e].data.fd;
+      int received = recvmmsg(fd, messages, batch, socket_count == 1 ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
+      now = now_us();
       for (int i = 0; i < received; i++) {
         receive(buffers[i], messages[i].msg_len, now);
         messages[i].msg_hdr.msg_flags = 0;
       }
     }
+    now = now_us();
     if (now - last_sweep > SWEEP_EVERY_US) {
       last_sweep = now;
       for (int i = 0; i < inflight; i++) {

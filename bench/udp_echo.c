@@ -2,14 +2,23 @@
 // CON request into an empty-payload ACK 2.05 in place and sends it back. It
 // moves datagrams in batches (recvmmsg/sendmmsg) as the generator does, so
 // the row measures the generator and the loopback, not this echo's syscalls.
+// Consecutive replies to the same peer with the same length leave as one UDP
+// GSO message: the kernel splits it into ordinary datagrams before it queues
+// them on the generator's socket (which does not set UDP_GRO), so the
+// generator reads one response per datagram, exactly as from any server, and
+// only this echo's own send path gets cheaper.
 // usage: udp_echo PORT
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define BATCH 1024 // UIO_MAXIOV
+// Datagrams per GSO message: UDP_MAX_SEGMENTS was 64 before Linux 6.9 (128 since).
+#define GSO_SEGMENTS 64
 
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
@@ -19,8 +28,12 @@ int main(int argc, char **argv) {
   if (bind(server, (struct sockaddr *)&address, sizeof address) < 0) return 1;
   static uint8_t buffers[BATCH][2048];
   static struct sockaddr_storage peers[BATCH];
-  static struct iovec vectors[BATCH];
+  static struct iovec vectors[BATCH], reply_vectors[BATCH];
   static struct mmsghdr received[BATCH], replies[BATCH];
+  static union {
+    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } segment_sizes[BATCH];
   // Reset only what the previous batch used: a full reset per wake-up costs more than the echo itself.
   for (int count = BATCH;;) {
     for (int i = 0; i < count; i++) {
@@ -32,14 +45,41 @@ int main(int argc, char **argv) {
     count = recvmmsg(server, received, BATCH, MSG_WAITFORONE, NULL);
     if (count < 0) count = 0;
     int reply_count = 0;
+    struct msghdr *reply = NULL; // the message the next reply may join
     for (int i = 0; i < count; i++) {
       uint8_t *datagram = buffers[i];
       unsigned token_length = datagram[0] & 0x0f;
       if (received[i].msg_len < 4 + token_length || token_length > 8) continue;
       datagram[0] = 0x60 | token_length; // ACK
       datagram[1] = 0x45;                // 2.05
-      vectors[i].iov_len = 4 + token_length;
-      replies[reply_count++].msg_hdr = received[i].msg_hdr;
+      reply_vectors[i] = (struct iovec){.iov_base = datagram, .iov_len = 4 + token_length};
+      // Replies of one message are consecutive in reply_vectors, so a skipped request closes it.
+      int joins = reply && reply->msg_iov + reply->msg_iovlen == &reply_vectors[i] &&
+                  reply->msg_iov[0].iov_len == reply_vectors[i].iov_len && reply->msg_iovlen < GSO_SEGMENTS &&
+                  reply->msg_namelen == received[i].msg_hdr.msg_namelen &&
+                  memcmp(reply->msg_name, &peers[i], reply->msg_namelen) == 0;
+      if (joins) {
+        reply->msg_iovlen++;
+        continue;
+      }
+      reply = &replies[reply_count++].msg_hdr;
+      *reply = (struct msghdr){.msg_name = &peers[i],
+                               .msg_namelen = received[i].msg_hdr.msg_namelen,
+                               .msg_iov = &reply_vectors[i],
+                               .msg_iovlen = 1};
+    }
+    // A message of several replies says their size, so the kernel sends one datagram per reply.
+    for (int r = 0; r < reply_count; r++) {
+      struct msghdr *message = &replies[r].msg_hdr;
+      if (message->msg_iovlen < 2) continue;
+      message->msg_control = segment_sizes[r].bytes;
+      message->msg_controllen = sizeof segment_sizes[r].bytes;
+      struct cmsghdr *header = CMSG_FIRSTHDR(message);
+      header->cmsg_level = SOL_UDP;
+      header->cmsg_type = UDP_SEGMENT;
+      header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = message->msg_iov[0].iov_len;
+      memcpy(CMSG_DATA(header), &size, sizeof size);
     }
     for (int sent = 0; sent < reply_count;) {
       int result = sendmmsg(server, replies + sent, reply_count - sent, 0);
