@@ -4,55 +4,68 @@
  * order), 2 usage errors and malformed input, 3 no response.
  * @module
  */
-import { DECODE_USAGE, decodeCommand } from "./src/cli/decode_command.ts";
-import { ENCODE_USAGE, encodeCommand } from "./src/cli/encode_command.ts";
 import { EXIT_USAGE, UsageError } from "./src/cli/usage_error.ts";
-import { SERVE_USAGE, serveCommand } from "./src/cli/serve_command.ts";
-import { REQUEST_USAGE, requestCommand } from "./src/cli/request_command.ts";
-import { DISCOVER_USAGE, discoverCommand } from "./src/cli/discover_command.ts";
-import { OBSERVE_USAGE, observeCommand } from "./src/cli/observe_command.ts";
-import { OVERHEAD_USAGE, overheadCommand } from "./src/cli/overhead_command.ts";
-import { SIMULATE_USAGE, simulateCommand } from "./src/cli/simulate_command.ts";
-import { DEVICE_USAGE, deviceCommand } from "./src/cli/device_command.ts";
+import type { Method } from "./src/client/client.ts";
 import { CoapFormatError } from "./src/message/codec.ts";
 import packageJson from "./package.json" with { type: "json" };
 
-/** Each command's usage, for `COMMAND --help`. */
-const COMMAND_USAGE: Record<string, string> = {
-  serve: SERVE_USAGE,
-  get: REQUEST_USAGE,
-  put: REQUEST_USAGE,
-  post: REQUEST_USAGE,
-  delete: REQUEST_USAGE,
-  fetch: REQUEST_USAGE,
-  patch: REQUEST_USAGE,
-  ipatch: REQUEST_USAGE,
-  discover: DISCOVER_USAGE,
-  observe: OBSERVE_USAGE,
-  simulate: SIMULATE_USAGE,
-  decode: DECODE_USAGE,
-  encode: ENCODE_USAGE,
-  overhead: OVERHEAD_USAGE,
-  device: DEVICE_USAGE,
+/** A command: its usage for `COMMAND --help`, and what runs it. */
+interface Command {
+  usage: string;
+  run: (args: string[]) => number | Promise<number>;
+}
+
+/**
+ * Each command's module, imported only when that command runs: `serve` then does not load (and keep in
+ * memory) the client, the simulator or the device bridge; --help and the exit codes are the same.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => {
+    const { SERVE_USAGE, serveCommand } = await import("./src/cli/serve_command.ts");
+    return { usage: SERVE_USAGE, run: serveCommand };
+  },
+  get: () => request("GET"),
+  put: () => request("PUT"),
+  post: () => request("POST"),
+  delete: () => request("DELETE"),
+  fetch: () => request("FETCH"),
+  patch: () => request("PATCH"),
+  ipatch: () => request("iPATCH"),
+  discover: async () => {
+    const { DISCOVER_USAGE, discoverCommand } = await import("./src/cli/discover_command.ts");
+    return { usage: DISCOVER_USAGE, run: discoverCommand };
+  },
+  observe: async () => {
+    const { OBSERVE_USAGE, observeCommand } = await import("./src/cli/observe_command.ts");
+    return { usage: OBSERVE_USAGE, run: observeCommand };
+  },
+  simulate: async () => {
+    const { SIMULATE_USAGE, simulateCommand } = await import("./src/cli/simulate_command.ts");
+    return { usage: SIMULATE_USAGE, run: simulateCommand };
+  },
+  decode: async () => {
+    const { DECODE_USAGE, decodeCommand } = await import("./src/cli/decode_command.ts");
+    return { usage: DECODE_USAGE, run: decodeCommand };
+  },
+  encode: async () => {
+    const { ENCODE_USAGE, encodeCommand } = await import("./src/cli/encode_command.ts");
+    return { usage: ENCODE_USAGE, run: encodeCommand };
+  },
+  overhead: async () => {
+    const { OVERHEAD_USAGE, overheadCommand } = await import("./src/cli/overhead_command.ts");
+    return { usage: OVERHEAD_USAGE, run: overheadCommand };
+  },
+  device: async () => {
+    const { DEVICE_USAGE, deviceCommand } = await import("./src/cli/device_command.ts");
+    return { usage: DEVICE_USAGE, run: deviceCommand };
+  },
 };
 
-const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
-  serve: serveCommand,
-  get: (args) => requestCommand("GET", args),
-  put: (args) => requestCommand("PUT", args),
-  post: (args) => requestCommand("POST", args),
-  delete: (args) => requestCommand("DELETE", args),
-  fetch: (args) => requestCommand("FETCH", args),
-  patch: (args) => requestCommand("PATCH", args),
-  ipatch: (args) => requestCommand("iPATCH", args),
-  discover: discoverCommand,
-  observe: observeCommand,
-  simulate: simulateCommand,
-  decode: decodeCommand,
-  encode: encodeCommand,
-  overhead: overheadCommand,
-  device: deviceCommand,
-};
+/** A request command: they share one module and usage. */
+async function request(method: Method): Promise<Command> {
+  const { REQUEST_USAGE, requestCommand } = await import("./src/cli/request_command.ts");
+  return { usage: REQUEST_USAGE, run: (args) => requestCommand(method, args) };
+}
 
 /** One line a command, for `--help` without a command. */
 const SUMMARY = `usage: deno run -A main.ts COMMAND [flags]     (deno task COMMAND runs the same)
@@ -79,14 +92,15 @@ async function main(args: string[]): Promise<number> {
     console.log(`${packageJson.name} ${packageJson.version} (Deno ${Deno.version.deno})`);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}"\n\n${SUMMARY}`);
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command "${name}"\n\n${SUMMARY}`);
+  const command = await load();
   // Before the command's own parsing, which would take --help for an unknown flag.
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`usage: deno run -A main.ts ${COMMAND_USAGE[name]}`);
+    console.log(`usage: deno run -A main.ts ${command.usage}`);
     return 0;
   }
-  return await command(rest);
+  return await command.run(rest);
 }
 
 try {

@@ -5,7 +5,13 @@
 
 let top: usize = 0;
 
-/** Reserves `bytes` of zeroed linear memory, growing the memory if needed; returns its address. */
+/**
+ * Reserves `bytes` of zeroed linear memory, growing the memory if needed; returns its address. Nothing
+ * writes above the static data before this, grown pages come zeroed (WebAssembly's memory.grow) and no
+ * region is handed out twice, so the memory is zero already: filling it would only make every page of
+ * the tables resident at start, where an edge server's tables (tens of thousands of entries, MiBs) are
+ * mostly untouched until that many peers come.
+ */
 export function reserve(bytes: usize): usize {
   if (top == 0) top = (__heap_base + 15) & ~15;
   const start = top;
@@ -13,7 +19,6 @@ export function reserve(bytes: usize): usize {
   const pagesNeeded = <i32>((top + 0xffff) >> 16);
   const pagesHave = memory.size();
   if (pagesNeeded > pagesHave && memory.grow(pagesNeeded - pagesHave) < 0) unreachable();
-  memory.fill(start, 0, bytes);
   return start;
 }
 

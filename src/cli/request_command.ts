@@ -2,7 +2,6 @@
 import { type ClientOptions, CoapClient, type Method } from "../client/client.ts";
 import type { CoapResponse } from "../client/response.ts";
 import { ResetError, TimeoutError, UnreachableError } from "../endpoint/errors.ts";
-import type { UdpChoice } from "../transport/udp_choice.ts";
 import { BlockwiseError, type TransferLimit, TransferLimitError } from "../client/transfer_errors.ts";
 import { messageToJson } from "../tools/message_json.ts";
 import {
@@ -28,17 +27,8 @@ import {
 } from "./dtls_flags.ts";
 import { DtlsError } from "../dtls/session.ts";
 import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
+import { UDP_USAGE, udpFlag } from "./udp_flag.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
-
-/** The --udp flag's line of the usage texts. */
-export const UDP_USAGE =
-  "--udp auto|batched|deno (batched: recvmmsg/sendmmsg via FFI; default $COAP_UDP or auto)";
-
-/** The --udp flag's value: which UDP transport (see udpTransportFor). */
-export function udpFlag(value: string | undefined): UdpChoice | undefined {
-  if (value === undefined || value === "auto" || value === "batched" || value === "deno") return value;
-  throw new UsageError(`--udp ${value}: want one of auto, batched, deno`);
-}
 
 /** Usage text of the flags every command that talks to a server takes (CLIENT_FLAGS). */
 export const CLIENT_USAGE = `--timeout S  --ack-timeout S (2)  --max-retransmit N (4)

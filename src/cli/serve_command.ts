@@ -6,17 +6,15 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { demoSite } from "../demo/demo_site.ts";
-import { plugtestSite } from "../demo/plugtest_site.ts";
 import { uriPath } from "../message/message.ts";
 import type { Site } from "../server/site.ts";
-import { staticSite } from "../server/static_site.ts";
 import { CoapServer } from "../server/server.ts";
 import { limitLines } from "../server/limits.ts";
 import { addressKey } from "../transport/transport.ts";
 import { parseFlags } from "./parse_flags.ts";
 import { untilSignal } from "./until_signal.ts";
 import { UsageError } from "./usage_error.ts";
-import { UDP_USAGE, udpFlag } from "./request_command.ts";
+import { UDP_USAGE, udpFlag } from "./udp_flag.ts";
 import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
 import { TRACE_FLAGS, TRACE_USAGE, TraceOutputs } from "./trace_flags.ts";
@@ -234,6 +232,8 @@ async function chooseSite(
   if (values.writable && values.static === undefined) throw new UsageError("--writable needs --static DIR");
   const listed = (site: Site) => () => [...site.entries()].map(([path]) => path).join(", ");
   if (values.static !== undefined) {
+    // Imported here, as the plugtest site below: a server of the demo site does not load (and keep) them.
+    const { staticSite } = await import("../server/static_site.ts");
     let site: Site;
     try {
       site = staticSite(values.static, { writable: values.writable });
@@ -247,7 +247,7 @@ async function chooseSite(
     const site = await siteModule(values.site);
     return { site, describe: listed(site), stop: () => {} };
   }
-  const demo = values.plugtest ? plugtestSite() : demoSite({
+  const demo = values.plugtest ? (await import("../demo/plugtest_site.ts")).plugtestSite() : demoSite({
     // The demo's lines quote what peers sent (a config document, a reading): the log makes them printable.
     log: (line) => log.info(line),
     driftEvery: DRIFT_EVERY_MS,

@@ -12,7 +12,7 @@
  */
 import { udpChoiceFor } from "../transport/udp_choice.ts";
 import { serverDtlsOptions } from "./dtls_flags.ts";
-import { udpFlag } from "./request_command.ts";
+import { udpFlag } from "./udp_flag.ts";
 import { listeningLine, printLimits, type ServeFlags } from "./serve_command.ts";
 import type { ServerLog } from "./server_log.ts";
 import { untilSignal } from "./until_signal.ts";
