@@ -12,6 +12,8 @@ import {
   decode,
   encode,
   Endpoint,
+  observable,
+  OptionNumber,
   Site,
   type Transport,
   Type,
@@ -298,4 +300,47 @@ Deno.test("the CLI exits 3 with 'port unreachable' within 1 s for a coaps:// por
   assert.equal(result.code, 3, result.stderr);
   assert.equal(result.stderr.trim(), `error: 127.0.0.1:${port}: port unreachable`);
   assert.ok(elapsed < 1000, `${elapsed} ms`);
+});
+
+Deno.test("observers whose ports close are dropped at the next NON notification, the others notified", async () => {
+  const resource = observable({ get: () => "x" }, { conEvery: 0 }); // NON notifications only
+  const server = new CoapServer(new Site().add("x", resource), {
+    hostname: "127.0.0.1",
+    port: 0,
+    udp: "batched",
+  });
+  const sockets = Array.from(
+    { length: 20 },
+    () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
+  );
+  try {
+    for (const [i, socket] of sockets.entries()) {
+      const register = encode({
+        type: Type.CON,
+        code: Code.Get,
+        messageId: i,
+        token: Uint8Array.of(i),
+        options: [{ number: OptionNumber.Observe, value: new Uint8Array() }, {
+          number: OptionNumber.UriPath,
+          value: new TextEncoder().encode("x"),
+        }],
+        payload: new Uint8Array(),
+      });
+      await socket.send(register, { transport: "udp", ...server.address });
+      await socket.receive(); // the first response
+    }
+    assert.equal(server.observerCount, 20);
+    // Ten observers go away without deregistering: their ports answer with ICMP port unreachable.
+    for (const socket of sockets.splice(0, 10)) socket.close();
+    resource.changed();
+    const deadline = performance.now() + 1000;
+    while (server.observerCount > 10 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(server.observerCount, 10);
+    for (const socket of sockets) assert.equal(decode((await socket.receive())[0]).type, Type.NON);
+  } finally {
+    for (const socket of sockets) socket.close();
+    server.close();
+  }
 });

@@ -20,6 +20,7 @@ import { type Ending, isObservable, type ObservableResource, onChange } from "./
 import type { ObserveLimits } from "./limits.ts";
 import { CON_AT_LEAST_EVERY_MS, Notifier, type Observation } from "./notifier.ts";
 import type { TimerHandle } from "../endpoint/clock.ts";
+import { type Address, addressKey } from "../transport/transport.ts";
 
 export type { ObserveLimits } from "./limits.ts";
 
@@ -83,10 +84,16 @@ export class ObserveRegistry {
     this.#limits = limits;
     this.#notifier = new Notifier(endpoint, {
       reset: (observation) => this.#remove(observation as Observer),
-      gone: (peer) => {
-        for (const observer of this.#byPeer.get(peer.key) ?? []) this.#remove(observer);
-      },
+      gone: (peer) => this.#removePeer(peer.key),
     });
+  }
+
+  /**
+   * An ICMP error said the client at `address` cannot be reached: its observations end at once, as after an
+   * unacknowledged CON (RFC 7641 §4.5), whether its notifications are CONs or NONs.
+   */
+  unreachable(address: Address): void {
+    this.#removePeer(addressKey(address));
   }
 
   /** Observers of all resources. */
@@ -306,6 +313,10 @@ export class ObserveRegistry {
         this.#notifier.notify(observer, { ...notification, token: observer.token });
       }
     });
+  }
+
+  #removePeer(key: string): void {
+    for (const observer of this.#byPeer.get(key) ?? []) this.#remove(observer);
   }
 
   #remove(observer: Observer): void {

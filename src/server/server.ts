@@ -202,6 +202,7 @@ export class CoapServer {
     }
     this.endpoint.onRequest = (inbound) => this.#handle(inbound);
     this.endpoint.onBusy = (inbound, retryAfter) => this.#busy(inbound, retryAfter);
+    this.endpoint.onUnreachable = (error) => this.#observers.unreachable(error.address);
     const limits = this.limits = resolveServerLimits(options, this.endpoint.parameters);
     this.#separate = new SeparateResponses(this.endpoint, {
       delay: options.separateResponseDelay ?? 500,

@@ -336,9 +336,12 @@ class Sender {
       const headers = this.#structs.subarray(sent * Layout.MMSGHDR);
       const count = this.#lib.sendmmsg(this.#fd, headers, carried.length - sent, C.MSG_DONTWAIT);
       if (count > 0) {
-        // sendmmsg(2): after a partial send the rest is given again, from the first one not sent.
+        // sendmmsg(2): after a partial send the rest is given again, from the first one not sent. The
+        // kernel drops the error that stopped it: where that was a queued ICMP error (a closed port among
+        // the destinations fails the datagram after it, ip(7)), the queue says which peer, so read it now.
         sent += count;
         retried = false;
+        if (sent < carried.length) this.#drainErrors();
         continue;
       }
       const code = errno(this.#lib);
