@@ -414,12 +414,12 @@ export class Endpoint {
   /** The Peer for core entry `id`, made anew when the core just gave the entry to this address. */
   #peerAt(id: number, address: Address): Peer {
     if (id < 0) {
-      return { id, address: { hostname: address.hostname, port: address.port }, key: addressKey(address) };
+      return new PeerEntry(id, address);
     }
     let peer = this.#peers[id];
     if (peer === undefined || this.#core.peerIsNew) {
       if (peer !== undefined) this.#forgetPeer(id);
-      peer = { id, address: { hostname: address.hostname, port: address.port }, key: addressKey(address) };
+      peer = new PeerEntry(id, address);
       this.#peers[id] = peer;
     }
     return peer;
@@ -539,6 +539,23 @@ export class Endpoint {
     const { safeWindow, recentNons } = this.#core.sizes;
     for (let i = 0; i < safeWindow; i++) this.#replies.forget(id * safeWindow + i);
     this.#onNonReset.fill(undefined, id * recentNons, (id + 1) * recentNons);
+  }
+}
+
+/**
+ * A Peer whose key is made when first asked for: a server answering a GET never needs it, and on a server
+ * whose peer table churns (more clients than entries) a Peer is made for nearly every request.
+ */
+class PeerEntry implements Peer {
+  readonly address: Address;
+  #key?: string;
+
+  constructor(readonly id: number, address: Address) {
+    this.address = { hostname: address.hostname, port: address.port };
+  }
+
+  get key(): string {
+    return this.#key ??= addressKey(this.address);
   }
 }
 

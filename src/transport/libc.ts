@@ -132,7 +132,7 @@ export function writeSockaddr(
   const { hostname, port } = address;
   if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw new RangeError(`bad port ${port}`);
   if (family === C.AF_INET) {
-    const v4 = parseIpv4(hostname);
+    const v4 = parsedHost(hostname, family) as number | undefined;
     if (v4 === undefined) throw new TypeError(`${hostname} is not an IPv4 address`);
     view.setUint16(offset, C.AF_INET, true);
     view.setUint16(offset + 2, port);
@@ -140,7 +140,7 @@ export function writeSockaddr(
     view.setBigUint64(offset + 8, 0n);
     return 16;
   }
-  const v6 = parseIpv6(hostname);
+  const v6 = parsedHost(hostname, family) as number[] | undefined;
   if (v6 === undefined) throw new TypeError(`${hostname} is not an IP address`);
   view.setUint16(offset, C.AF_INET6, true);
   view.setUint16(offset + 2, port);
@@ -154,7 +154,14 @@ export function writeSockaddr(
 export function readSockaddr(view: DataView, offset: number): SocketAddress {
   const family = view.getUint16(offset, true);
   const port = view.getUint16(offset + 2);
-  if (family === C.AF_INET) return { hostname: ipv4Text(view.getUint32(offset + 4)), port };
+  if (family === C.AF_INET) return { hostname: cachedText(view.getUint32(offset + 4), false), port };
+  // A peer on a dual-stack socket: ::ffff:a.b.c.d, the usual IPv4 client of `serve`.
+  if (
+    view.getUint32(offset + 8) === 0 && view.getUint32(offset + 12) === 0 &&
+    view.getUint32(offset + 16) === 0xffff
+  ) {
+    return { hostname: cachedText(view.getUint32(offset + 20), true), port };
+  }
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + 8 + 2 * i));
   return { hostname: ipv6Text(groups), port };
@@ -163,6 +170,38 @@ export function readSockaddr(view: DataView, offset: number): SocketAddress {
 /** Whether `text` is an IPv4 or IPv6 address (not a name). */
 export function isIpAddress(text: string): boolean {
   return parseIpv6(text) !== undefined;
+}
+
+/**
+ * How many IPv4 addresses (plain and mapped, each) keep their text, and how many host texts their parsed
+ * form, between datagrams: a datagram from a known address then costs no new string, and one to it no
+ * parse. When a cache is full it starts over, so a sender cycling through more addresses costs a parse or
+ * a string per datagram, as without the cache, and memory stays bounded.
+ */
+export const ADDRESS_CACHE_ENTRIES = 4096;
+const ipv4Texts = new Map<number, string>();
+const mappedTexts = new Map<number, string>();
+const parsedHosts = new Map<string, number | number[] | undefined>();
+
+function cachedText(value: number, mapped: boolean): string {
+  const cache = mapped ? mappedTexts : ipv4Texts;
+  let text = cache.get(value);
+  if (text === undefined) {
+    if (cache.size >= ADDRESS_CACHE_ENTRIES) cache.clear();
+    text = mapped ? `::ffff:${ipv4Text(value)}` : ipv4Text(value);
+    cache.set(value, text);
+  }
+  return text;
+}
+
+/** parseIpv4 (family AF_INET, a number) or parseIpv6 (eight groups) of `hostname`, from the cache. */
+function parsedHost(hostname: string, family: number): number | number[] | undefined {
+  const key = family === C.AF_INET ? hostname : `6 ${hostname}`;
+  if (parsedHosts.has(key)) return parsedHosts.get(key);
+  if (parsedHosts.size >= ADDRESS_CACHE_ENTRIES) parsedHosts.clear();
+  const parsed = family === C.AF_INET ? parseIpv4(hostname) : parseIpv6(hostname);
+  parsedHosts.set(key, parsed);
+  return parsed;
 }
 
 function ipv4Text(value: number): string {
