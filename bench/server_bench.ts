@@ -129,7 +129,7 @@ const servers: Server[] = [
 ];
 /**
  * Measured for memory only: our server with V8's young generation capped at 1 MB a semi-space, an operator's
- * choice for a small edge host (docs/edge.md) that trades throughput for peak RSS; the default row stays.
+ * choice for a small edge host (docs/edge.md) that lowers peak RSS; the default row stays.
  */
 const memoryOnly: Server[] = [{
   ...servers[0],
