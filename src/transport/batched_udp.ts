@@ -22,6 +22,9 @@ const RECEIVE_BATCH = 64;
 const DRAIN_ROUNDS = 32;
 /** Datagrams given per sendmmsg call: UIO_MAXIOV, the kernel's cap on its vlen (sendmmsg(2)). */
 const SEND_BATCH = 1024;
+/** Where the sender's structs hold the iovecs and the addresses: after SEND_BATCH mmsghdrs, then the iovecs. */
+const SEND_IOVECS = SEND_BATCH * Layout.MMSGHDR;
+const SEND_NAMES = SEND_IOVECS + SEND_BATCH * Layout.IOVEC;
 /** Bytes of datagrams the send arena holds before it grows. */
 const SEND_ARENA = 256 * 1024;
 /** Room for a sock_extended_err cmsg and the offender's address after it. */
@@ -270,7 +273,7 @@ class Sender {
   readonly #onError: (error: Error) => void;
   readonly #unreachable: (address: Address, reason: UnreachableReason) => void;
   readonly #drainErrors: () => void;
-  readonly #structs = new Uint8Array(SEND_BATCH * (Layout.MMSGHDR + Layout.IOVEC + Layout.SOCKADDR));
+  readonly #structs = new Uint8Array(SEND_NAMES + SEND_BATCH * Layout.SOCKADDR);
   readonly #view = new DataView(this.#structs.buffer);
   #arena = new Uint8Array(SEND_ARENA);
   /** The arena's address as a Number (user-space pointers are below 2^47): no BigInt per datagram. */
@@ -287,8 +290,8 @@ class Sender {
     const base = addressOf(this.#structs);
     for (let slot = 0; slot < SEND_BATCH; slot++) {
       const header = slot * Layout.MMSGHDR;
-      const name = SEND_BATCH * (Layout.MMSGHDR + Layout.IOVEC) + slot * Layout.SOCKADDR;
-      const iovec = SEND_BATCH * Layout.MMSGHDR + slot * Layout.IOVEC;
+      const name = SEND_NAMES + slot * Layout.SOCKADDR;
+      const iovec = SEND_IOVECS + slot * Layout.IOVEC;
       this.#view.setBigUint64(header + Layout.MSG_NAME, base + BigInt(name), true);
       this.#view.setBigUint64(header + Layout.MSG_IOV, base + BigInt(iovec), true);
       this.#view.setBigUint64(header + Layout.MSG_IOVLEN, 1n, true);
@@ -304,8 +307,6 @@ class Sender {
       this.#arenaBase = Number(addressOf(this.#arena));
     }
     const view = this.#view;
-    const iovecs = SEND_BATCH * Layout.MMSGHDR;
-    const names = iovecs + SEND_BATCH * Layout.IOVEC;
     /** Which datagram of `batch` each header carries: those with unusable addresses are left out. */
     const carried: Datagram[] = [];
     let offset = 0;
@@ -314,14 +315,14 @@ class Sender {
       const slot = carried.length;
       let nameLength: number;
       try {
-        nameLength = writeSockaddr(view, names + slot * Layout.SOCKADDR, this.#family, datagram.address);
+        nameLength = writeSockaddr(view, SEND_NAMES + slot * Layout.SOCKADDR, this.#family, datagram.address);
       } catch (error) {
         this.#onError(error as Error);
         continue;
       }
       carried.push(datagram);
       this.#arena.set(datagram.data, offset);
-      const iovec = iovecs + slot * Layout.IOVEC;
+      const iovec = SEND_IOVECS + slot * Layout.IOVEC;
       const at = this.#arenaBase + offset;
       view.setUint32(iovec, at % 0x1_0000_0000, true);
       view.setUint32(iovec + 4, Math.floor(at / 0x1_0000_0000), true);

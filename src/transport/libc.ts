@@ -132,7 +132,7 @@ export function writeSockaddr(
   const { hostname, port } = address;
   if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw new RangeError(`bad port ${port}`);
   if (family === C.AF_INET) {
-    const v4 = parsedHost(hostname, family) as number | undefined;
+    const v4 = parsedHost(parsedIpv4, hostname, parseIpv4);
     if (v4 === undefined) throw new TypeError(`${hostname} is not an IPv4 address`);
     view.setUint16(offset, C.AF_INET, true);
     view.setUint16(offset + 2, port);
@@ -140,7 +140,7 @@ export function writeSockaddr(
     view.setBigUint64(offset + 8, 0n);
     return 16;
   }
-  const v6 = parsedHost(hostname, family) as number[] | undefined;
+  const v6 = parsedHost(parsedIpv6, hostname, parseIpv6);
   if (v6 === undefined) throw new TypeError(`${hostname} is not an IP address`);
   view.setUint16(offset, C.AF_INET6, true);
   view.setUint16(offset + 2, port);
@@ -173,15 +173,16 @@ export function isIpAddress(text: string): boolean {
 }
 
 /**
- * How many IPv4 addresses (plain and mapped, each) keep their text, and how many host texts their parsed
- * form, between datagrams: a datagram from a known address then costs no new string, and one to it no
+ * How many IPv4 addresses (plain and mapped, each) keep their text, and how many host texts (per family)
+ * their parsed form, between datagrams: a datagram from a known address then costs no new string, and one to it no
  * parse. When a cache is full it starts over, so a sender cycling through more addresses costs a parse or
  * a string per datagram, as without the cache, and memory stays bounded.
  */
 export const ADDRESS_CACHE_ENTRIES = 4096;
 const ipv4Texts = new Map<number, string>();
 const mappedTexts = new Map<number, string>();
-const parsedHosts = new Map<string, number | number[] | undefined>();
+const parsedIpv4 = new Map<string, number | undefined>();
+const parsedIpv6 = new Map<string, number[] | undefined>();
 
 function cachedText(value: number, mapped: boolean): string {
   const cache = mapped ? mappedTexts : ipv4Texts;
@@ -194,13 +195,16 @@ function cachedText(value: number, mapped: boolean): string {
   return text;
 }
 
-/** parseIpv4 (family AF_INET, a number) or parseIpv6 (eight groups) of `hostname`, from the cache. */
-function parsedHost(hostname: string, family: number): number | number[] | undefined {
-  const key = family === C.AF_INET ? hostname : `6 ${hostname}`;
-  if (parsedHosts.has(key)) return parsedHosts.get(key);
-  if (parsedHosts.size >= ADDRESS_CACHE_ENTRIES) parsedHosts.clear();
-  const parsed = family === C.AF_INET ? parseIpv4(hostname) : parseIpv6(hostname);
-  parsedHosts.set(key, parsed);
+/** `parse(hostname)`, kept in `cache` (one per family, so the text alone is the key). */
+function parsedHost<T>(
+  cache: Map<string, T | undefined>,
+  hostname: string,
+  parse: (text: string) => T | undefined,
+) {
+  if (cache.has(hostname)) return cache.get(hostname);
+  if (cache.size >= ADDRESS_CACHE_ENTRIES) cache.clear();
+  const parsed = parse(hostname);
+  cache.set(hostname, parsed);
   return parsed;
 }
 
