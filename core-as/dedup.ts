@@ -13,13 +13,15 @@ import { peerLockUntil, setStrictList, strictCount, strictHead, strictTail } fro
 import { indexFind, indexInsert, indexRemove, powerOfTwoAtLeast, reserve } from "./tables";
 
 const STRIDE: usize = 20;
-const PEER = 0; // u32, FREE when unused
+const PEER = 0; // u32: the peer + 1, FREE when unused (the index matches this field)
 const MESSAGE_ID = 4;
 const EXPIRES = 8;
 const PREVIOUS = 12; // i32: the peer's entry before this one, or -1
 const NEXT = 16; // i32
 
-const FREE: u32 = 0xffffffff;
+// Zero, so the pool needs no initialising pass: reserved memory is zeroed, and untouched pages stay
+// unmapped until their entries are first used.
+const FREE: u32 = 0;
 
 let capacity: i32 = 0;
 let quota: i32 = 0;
@@ -43,7 +45,6 @@ export function dedupInit(slots: i32, perPeer: i32): void {
   capacity = max(slots, 1);
   quota = perPeer;
   entries = reserve(<usize>capacity * STRIDE);
-  for (let i = 0; i < capacity; i++) store<u32>(entry(i), FREE, PEER);
   mask = powerOfTwoAtLeast(<u32>capacity * 2) - 1;
   index = reserve(<usize>(mask + 1) << 2);
 }
@@ -60,7 +61,7 @@ export function strictRetryAt(): u32 {
 
 function release(i: i32): void {
   const e = entry(i);
-  const peer = <i32>load<u32>(e, PEER);
+  const peer = <i32>load<u32>(e, PEER) - 1;
   const previous = load<i32>(e, PREVIOUS);
   const next = load<i32>(e, NEXT);
   let head = strictHead(peer);
@@ -87,7 +88,7 @@ export function strictReleaseAll(peer: i32): void {
 
 /** The handle of a live entry for (peer, Message ID), or -1; an expired one found on the way is freed. */
 export function strictFind(peer: i32, messageId: u32, now: u32): i32 {
-  const i = indexFind(index, mask, entries, STRIDE, <u32>peer, messageId);
+  const i = indexFind(index, mask, entries, STRIDE, <u32>peer + 1, messageId);
   if (i < 0) return -1;
   if (earlier(now, load<u32>(entry(i), EXPIRES))) return i;
   release(i);
@@ -117,7 +118,7 @@ export function strictInsert(peer: i32, messageId: u32, now: u32, lifetime: u32)
   }
   cursor = cursor + 1 == capacity ? 0 : cursor + 1;
   const expires = now + lifetime;
-  store<u32>(e, <u32>peer, PEER);
+  store<u32>(e, <u32>peer + 1, PEER);
   store<u32>(e, messageId, MESSAGE_ID);
   store<u32>(e, expires, EXPIRES);
   const tail = strictTail(peer);
@@ -125,7 +126,7 @@ export function strictInsert(peer: i32, messageId: u32, now: u32, lifetime: u32)
   store<i32>(e, -1, NEXT);
   if (tail >= 0) store<i32>(entry(tail), i, NEXT);
   setStrictList(peer, tail >= 0 ? strictHead(peer) : i, i, strictCount(peer) + 1);
-  indexInsert(index, mask, i, <u32>peer, messageId);
+  indexInsert(index, mask, i, <u32>peer + 1, messageId);
   peerLockUntil(peer, expires);
   live++;
   return i;

@@ -21,8 +21,12 @@ let index: usize = 0;
 let mask: u32 = 0;
 let heap: usize = 0; // slots ordered by deadline
 let heapSize: i32 = 0;
-let freeSlots: usize = 0; // stack of unused slots
+let freeSlots: usize = 0; // stack of released slots
 let freeCount: i32 = 0;
+// Slots from here up have never been used: taken in order, so the free stack needs no initialising pass
+// and the table's untouched pages stay unmapped.
+let fresh: i32 = 0;
+let capacity: i32 = 0;
 
 let randomState: u32 = 0x9e3779b9;
 
@@ -53,8 +57,9 @@ export function retransmitInit(slots: i32): void {
   index = reserve(<usize>(mask + 1) << 2);
   heap = reserve(<usize>slots << 2);
   freeSlots = reserve(<usize>slots << 2);
-  for (let i = 0; i < slots; i++) store<i32>(freeSlots + (<usize>i << 2), slots - 1 - i);
-  freeCount = slots;
+  freeCount = 0;
+  fresh = 0;
+  capacity = slots;
   heapSize = 0;
 }
 
@@ -141,9 +146,15 @@ export function schedule(
   maxRetransmit: u32,
 ): i32 {
   if (indexFind(index, mask, entries, STRIDE, peer, messageId) >= 0) return SCHEDULE_DUPLICATE;
-  if (freeCount == 0) return SCHEDULE_FULL;
-  freeCount--;
-  const slot = load<i32>(freeSlots + (<usize>freeCount << 2));
+  let slot: i32;
+  if (freeCount > 0) {
+    freeCount--;
+    slot = load<i32>(freeSlots + (<usize>freeCount << 2));
+  } else if (fresh < capacity) {
+    slot = fresh++;
+  } else {
+    return SCHEDULE_FULL;
+  }
   const spread = randomFactorMilli > 1000 ? <u32>((<u64>ackTimeout * <u64>(randomFactorMilli - 1000)) / 1000) : 0;
   const timeout = ackTimeout + nextRandom() % (spread + 1);
   const e = entry(slot);

@@ -103,7 +103,7 @@ export async function discoverCommand(args: string[]): Promise<number> {
     throw new UsageError(`"${positionals[0]}" is not a URI (expected coap://host[:port])`);
   }
   if (uri.pathname === "" || uri.pathname === "/") uri.pathname = "/.well-known/core";
-  const client = clientFromFlags(values, positionals[0]);
+  const client = await clientFromFlags(values, positionals[0]);
   try {
     return await withClientErrors(async () => {
       const started = performance.now();

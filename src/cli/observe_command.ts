@@ -76,7 +76,7 @@ export async function observeCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`expected one URI\nusage: ${OBSERVE_USAGE}`);
   const count = values.count === undefined ? Infinity : integerFlag("count", values.count, 1_000_000);
   const duration = values.duration === undefined ? undefined : secondsFlag("duration", values.duration);
-  const client = clientFromFlags(values, positionals[0]);
+  const client = await clientFromFlags(values, positionals[0]);
   const print = (label: string, response: CoapResponse) =>
     console.log(forTerminal(
       values.json

@@ -26,7 +26,7 @@ import {
   clientDtlsOptions,
 } from "./dtls_flags.ts";
 import { DtlsError } from "../dtls/session.ts";
-import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, TraceOutputs } from "./trace_flags.ts";
+import { TRACE_FLAGS, TRACE_USAGE, type TraceFlags, type TraceOutputs, traceOutputs } from "./trace_flags.ts";
 import { UDP_USAGE, udpFlag } from "./udp_flag.ts";
 import { EXIT_ERROR_RESPONSE, EXIT_NO_RESPONSE, EXIT_OK, UsageError } from "./usage_error.ts";
 
@@ -124,7 +124,7 @@ class TracedClient extends CoapClient {
  * and --pcap see every datagram (TraceOutputs); --max-body and
  * --transfer-timeout bound block-wise responses.
  */
-export function clientFromFlags(values: ClientFlags, uri: string): CoapClient {
+export async function clientFromFlags(values: ClientFlags, uri: string): Promise<CoapClient> {
   const parameters: { ackTimeout?: number; maxRetransmit?: number } = {};
   if (values["ack-timeout"] !== undefined) {
     parameters.ackTimeout = secondsFlag("ack-timeout", values["ack-timeout"]);
@@ -138,7 +138,7 @@ export function clientFromFlags(values: ClientFlags, uri: string): CoapClient {
   const transferTimeout = values["transfer-timeout"] === undefined
     ? undefined
     : secondsFlag("transfer-timeout", values["transfer-timeout"]);
-  const traces = new TraceOutputs(values, "client", { encrypted: /^coaps:/i.test(uri) });
+  const traces = await traceOutputs(values, "client", { encrypted: /^coaps:/i.test(uri) });
   const dtls = clientDtlsOptions(values, traces.show);
   return new TracedClient({
     parameters,
@@ -239,7 +239,7 @@ export async function requestCommand(method: Method, args: string[]): Promise<nu
     confirmable: !values.non,
     options: (values.option ?? []).map((raw) => optionFlag("option", raw)),
   };
-  const client = clientFromFlags(values, positionals[0]);
+  const client = await clientFromFlags(values, positionals[0]);
   try {
     return await withClientErrors(async () => {
       // RFC 7967: with every class declined nothing will come back; done once sent (NON) or acknowledged.

@@ -3,8 +3,6 @@
  * (server_log.ts) for everything it prints.
  * @module
  */
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { demoSite } from "../demo/demo_site.ts";
 import { uriPath } from "../message/message.ts";
 import type { Site } from "../server/site.ts";
@@ -17,9 +15,8 @@ import { UsageError } from "./usage_error.ts";
 import { UDP_USAGE, udpFlag } from "./udp_flag.ts";
 import { portFlag } from "./flag_values.ts";
 import { SERVER_DTLS_FLAGS, SERVER_DTLS_USAGE, serverDtlsOptions, sessionLine } from "./dtls_flags.ts";
-import { TRACE_FLAGS, TRACE_USAGE, TraceOutputs } from "./trace_flags.ts";
+import { TRACE_FLAGS, TRACE_USAGE, traceOutputs } from "./trace_flags.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, ServerLog } from "./server_log.ts";
-import { serveWorkers } from "./serve_workers.ts";
 
 /** The lab's Observe pattern: a new reading every 2 s. */
 const DRIFT_EVERY_MS = 2000;
@@ -81,7 +78,11 @@ export async function serveCommand(args: string[]): Promise<number> {
   const values = parseServeFlags(args);
   const workers = workersFlag(values.workers);
   const log = serveLog(values);
-  if (workers > 1) return await serveWorkers(args, values, { workers, log });
+  if (workers > 1) {
+    // Loaded only here: a one-worker serve carries no worker code.
+    const { serveWorkers } = await import("./serve_workers.ts");
+    return await serveWorkers(args, values, { workers, log });
+  }
   const open = await openServe(values, log);
   const { server } = open;
   // Listening for SIGINT and SIGTERM before saying so: a service manager may stop serve the moment it is up.
@@ -153,9 +154,9 @@ export async function openServe(
   log: ServerLog,
   { reusePort = false }: { reusePort?: boolean } = {},
 ): Promise<OpenServe> {
-  const traces = new TraceOutputs(values, "server");
+  const traces = await traceOutputs(values, "server");
   // Inside the DTLS sessions: the diagram and --verbose lines; --pcap and --trace-json are the coap:// port's.
-  const secureTraces = new TraceOutputs({ trace: values.trace, verbose: values.verbose }, "server");
+  const secureTraces = await traceOutputs({ trace: values.trace, verbose: values.verbose }, "server");
   const dtls = serverDtlsOptions(values);
   let served: Served;
   try {
@@ -260,6 +261,8 @@ async function chooseSite(
  * its export `site`, being a Site or a function (sync or async, no arguments) that returns one.
  */
 async function siteModule(file: string): Promise<Site> {
+  // node:path and node:url only for --site: a serve without it loads less of Deno's Node layer.
+  const [{ resolve }, { pathToFileURL }] = await Promise.all([import("node:path"), import("node:url")]);
   const path = resolve(Deno.cwd(), file);
   try {
     if (!(await Deno.stat(path)).isFile) throw new UsageError(`--site ${file}: not a file`);

@@ -3,16 +3,18 @@
  * credentials: cipher suites, PSK and certificate callbacks, cookies, key log.
  * @module
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import {
+  constantTimeEqual,
   cString,
   Ctrl,
   DTLS1_2_VERSION,
   FILETYPE_PEM,
+  hmacSha256,
   OP_COOKIE_EXCHANGE,
   OP_NO_QUERY_MTU,
   type OpenSsl,
   openSsl,
+  randomBytes,
   readCString,
   SESS_CACHE_CLIENT,
   takeError,
@@ -64,6 +66,7 @@ export interface ContextTuning {
 }
 
 const COOKIE_LENGTH = 16;
+const COOKIE_SECRET_LENGTH = 32;
 const MAX_TIMEOUT_US = 60_000_000;
 /** Cookie secrets rotate; a cookie made with the previous secret still verifies. */
 const COOKIE_SECRET_LIFETIME_MS = 300_000;
@@ -77,12 +80,13 @@ export class DtlsContext {
   /** DTLS_timer_cb: the retransmission timeouts, installed on every session. */
   timerCallback: Deno.PointerObject | null = null;
   readonly #callbacks: Deno.UnsafeCallback[] = [];
-  #secrets: Uint8Array[] = [randomBytes(32)];
+  #secrets: Uint8Array[];
   #secretSince = Date.now();
 
   private constructor(lib: OpenSsl, ctx: Deno.PointerObject) {
     this.lib = lib;
     this.ctx = ctx;
+    this.#secrets = [randomBytes(lib, COOKIE_SECRET_LENGTH)];
   }
 
   /** A server context: PSK and/or certificates, cookie exchange always on. */
@@ -140,7 +144,8 @@ export class DtlsContext {
       (_ssl, cookie, length) => {
         if (cookie === null || length !== COOKIE_LENGTH) return 0;
         const got = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(cookie, COOKIE_LENGTH));
-        return context.#secrets.some((secret) => timingSafeEqual(got, context.#cookie(secret))) ? 1 : 0;
+        const matches = (secret: Uint8Array) => constantTimeEqual(lib, got, context.#cookie(secret));
+        return context.#secrets.some(matches) ? 1 : 0;
       },
       (pointer) => lib.SSL_CTX_set_cookie_verify_cb(ctx, pointer),
     );
@@ -255,7 +260,7 @@ export class DtlsContext {
 
   #currentSecret(): Uint8Array {
     if (Date.now() - this.#secretSince > COOKIE_SECRET_LIFETIME_MS) {
-      this.#secrets = [randomBytes(32), this.#secrets[0]];
+      this.#secrets = [randomBytes(this.lib, COOKIE_SECRET_LENGTH), this.#secrets[0]];
       this.#secretSince = Date.now();
     }
     return this.#secrets[0];
@@ -263,7 +268,8 @@ export class DtlsContext {
 
   /** RFC 6347 §4.2.1: a stateless cookie, HMAC of the client's address under a server secret. */
   #cookie(secret: Uint8Array): Uint8Array {
-    return createHmac("sha256", secret).update(this.currentPeer).digest().subarray(0, COOKIE_LENGTH);
+    const mac = hmacSha256(this.lib, secret, new TextEncoder().encode(this.currentPeer));
+    return mac.subarray(0, COOKIE_LENGTH);
   }
 }
 

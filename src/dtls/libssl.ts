@@ -1,6 +1,7 @@
 /**
  * The system OpenSSL 3 (`libssl.so.3`, `libcrypto.so.3`) through Deno FFI: only
- * the calls DTLS 1.2 over memory BIOs needs. No cryptography is done here.
+ * the calls DTLS 1.2 over memory BIOs needs, and libcrypto's HMAC, SHA-256 and
+ * random bytes for cookies and session keys. No cryptography is written here.
  * @module
  */
 
@@ -65,6 +66,14 @@ const CRYPTO_SYMBOLS = {
   ERR_clear_error: { parameters: [], result: "void" },
   X509_VERIFY_PARAM_set1_ip_asc: { parameters: ["pointer", "buffer"], result: "i32" },
   X509_verify_cert_error_string: { parameters: ["i64"], result: "pointer" },
+  EVP_sha256: { parameters: [], result: "pointer" },
+  HMAC: {
+    parameters: ["pointer", "buffer", "i32", "buffer", "usize", "buffer", "buffer"],
+    result: "pointer",
+  },
+  SHA256: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+  RAND_bytes: { parameters: ["buffer", "i32"], result: "i32" },
+  CRYPTO_memcmp: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
 } as const;
 
 /** Numbers behind OpenSSL's macros (openssl/ssl.h, openssl/bio.h, openssl/tls1.h). */
@@ -153,6 +162,36 @@ export function takeError(ssl: OpenSsl): string {
   }
   ssl.ERR_clear_error();
   return text;
+}
+
+const SHA256_LENGTH = 32;
+
+/** HMAC-SHA-256 of `data` under `key` (libcrypto's HMAC). */
+export function hmacSha256(ssl: OpenSsl, key: Uint8Array, data: Uint8Array): Uint8Array {
+  const mac = new Uint8Array(SHA256_LENGTH);
+  const length = new Uint32Array(1);
+  const result = ssl.HMAC(ssl.EVP_sha256(), key, key.length, data, BigInt(data.length), mac, length);
+  if (result === null) throw new Error(`HMAC failed: ${takeError(ssl)}`);
+  return mac;
+}
+
+/** SHA-256 of `data` (libcrypto's SHA256). */
+export function sha256(ssl: OpenSsl, data: Uint8Array): Uint8Array {
+  const digest = new Uint8Array(SHA256_LENGTH);
+  if (ssl.SHA256(data, BigInt(data.length), digest) === null) throw new Error("SHA256 failed");
+  return digest;
+}
+
+/** `length` bytes from OpenSSL's CSPRNG (RAND_bytes). */
+export function randomBytes(ssl: OpenSsl, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  if (ssl.RAND_bytes(bytes, length) !== 1) throw new Error(`RAND_bytes failed: ${takeError(ssl)}`);
+  return bytes;
+}
+
+/** Whether `a` and `b` hold the same bytes, in time that depends only on their length (CRYPTO_memcmp). */
+export function constantTimeEqual(ssl: OpenSsl, a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && ssl.CRYPTO_memcmp(a, b, BigInt(a.length)) === 0;
 }
 
 /** Reads a C string, or "" for NULL. */

@@ -3,10 +3,11 @@
  * the first message to it, resumed from a saved session when one is known.
  * @module
  */
-import { createHash } from "node:crypto";
 import { type Clock, realClock, type TimerHandle } from "../endpoint/clock.ts";
 import { type ContextTuning, type DtlsClientCredentials, DtlsContext } from "../dtls/context.ts";
 import { records } from "../dtls/records.ts";
+import { sha256 } from "../dtls/libssl.ts";
+import { bytesToHex } from "../tools/hex.ts";
 import { DtlsError, DtlsSession, handshakeTimer } from "../dtls/session.ts";
 import { type Address, addressKey, type Datagram, type Transport } from "./transport.ts";
 
@@ -100,7 +101,7 @@ export function dtlsClientTransport(udp: Transport, options: DtlsClientOptions):
   const store: SessionStore = options.sessions ?? new Map<string, Uint8Array>();
   // A saved session belongs to the credentials it was made with: a changed key must not resume it.
   const credentials = options.psk
-    ? `${options.psk.identity}#${createHash("sha256").update(options.psk.key).digest("hex").slice(0, 16)}`
+    ? `${options.psk.identity}#${bytesToHex(sha256(context.lib, options.psk.key)).slice(0, 16)}`
     : "certificate";
   const connections = new Map<string, Connection>();
   let deliver: (batch: Datagram[]) => void = () => {};
