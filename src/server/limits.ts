@@ -174,6 +174,7 @@ function describe(name: string, value: number): string {
   return count(value);
 }
 
+/** 65536 as "65,536", grouped here: toLocaleString would load ICU's number formatting into every server. */
 function count(value: number | undefined): string {
-  return (value ?? 0).toLocaleString("en-US");
+  return String(value ?? 0).replace(/\B(?=(\d{3})+$)/g, ",");
 }
