@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { freeUdpPort, waitForCoap } from "../tests/_peers.ts";
+import { serveTaskFlags } from "./serve_task_flags.ts";
 
 const { values } = parseArgs({
   options: { json: { type: "boolean" }, observers: { type: "string", default: "10000" } },
@@ -29,8 +30,9 @@ const servers: Server[] = [
     name: "deno-coap (ours)",
     command: Deno.execPath(),
     // `serve`'s demo site with the bounds raised that would admit only 256 of the observers, which all
-    // share one IP address (observeLimits.perAddress; and 8,192 peers): bench/observe_bench_server.ts.
-    args: (port) => ["run", "-A", `${root}bench/observe_bench_server.ts`, `${port}`],
+    // share one IP address (observeLimits.perAddress; and 8,192 peers): bench/observe_bench_server.ts, run
+    // with `deno task serve`'s V8 flags.
+    args: (port) => ["run", ...serveTaskFlags(), "-A", `${root}bench/observe_bench_server.ts`, `${port}`],
     path: "temperature",
   },
   {

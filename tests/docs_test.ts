@@ -124,14 +124,19 @@ function parseCommand(line: string): { words: string[]; background: boolean } {
   return { words: shellWords(command), background };
 }
 
-/** `npx deno task NAME …` as the script it runs: [file, ...fixed args]; undefined for anything else. */
-function taskScript(words: string[]): { name: string; script: string[] } | undefined {
+/**
+ * `npx deno task NAME …` as the script it runs: the runtime flags before `-A` (serve's `--v8-flags`), and
+ * [file, ...fixed args]; undefined for anything else.
+ */
+function taskScript(words: string[]): { name: string; flags: string[]; script: string[] } | undefined {
   if (words[0] !== "npx" || words[1] !== "deno" || words[2] !== "task") return undefined;
   const name = words[3];
   const task = tasks[name];
   assert.ok(task, `no task "${name}" in deno.json`);
-  const run = /\.\/node_modules\/\.bin\/deno run -A (\S+)(.*)$/.exec(task);
-  return { name, script: run ? [`${root}${run[1]}`, ...shellWords(run[2])] : [] };
+  const run = /\.\/node_modules\/\.bin\/deno run (.*?)-A (\S+)(.*)$/.exec(task);
+  return run
+    ? { name, flags: shellWords(run[1]), script: [`${root}${run[2]}`, ...shellWords(run[3])] }
+    : { name, flags: [], script: [] };
 }
 
 const usageCache = new Map<string, string>();
@@ -289,6 +294,7 @@ async function consoleBlock(block: Block, where: string, cwd: string): Promise<v
         command = deno;
         args = [
           "run",
+          ...task.flags,
           "-A",
           "--quiet",
           ...task.script,
