@@ -295,3 +295,27 @@ Deno.test("two CONs giving up in the same timer tick: each fails, and the CON qu
   ]);
   endpoint.close();
 });
+
+Deno.test("a received batch of 20 requests is answered in sends of at most 8 replies, in order", () => {
+  let deliver: (batch: { data: Uint8Array; address: Address }[]) => void = () => {};
+  const sends: number[][] = [];
+  const transport = {
+    local: { hostname: "10.0.0.1", port: 5683 },
+    listen: (receive: typeof deliver) => void (deliver = receive),
+    send: (batch: { data: Uint8Array; address: Address }[]) =>
+      sends.push(batch.map(({ data }) => decode(data).messageId)),
+    close: () => {},
+  };
+  const endpoint = new Endpoint(transport, { clock: new VirtualClock(), seed: 3 });
+  const server = new CoapServer(new Site().add("t", { get: () => "22.5" }), { endpoint });
+  const from = { hostname: "10.0.0.2", port: 40000 };
+  // Uri-Path "t": option 11, length 1.
+  const get = (messageId: number) => ({
+    data: Uint8Array.of(0x40, Code.Get, messageId >> 8, messageId & 255, 0xb1, 0x74),
+    address: from,
+  });
+  deliver(Array.from({ length: 20 }, (_, i) => get(100 + i)));
+  assert.deepEqual(sends.map((send) => send.length), [8, 8, 4]);
+  assert.deepEqual(sends.flat(), Array.from({ length: 20 }, (_, i) => 100 + i));
+  server.close();
+});

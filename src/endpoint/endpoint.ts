@@ -160,19 +160,24 @@ export class Endpoint {
       },
     });
     const onError = options.onError ?? ((error) => console.error("CoAP endpoint:", error));
-    // A received batch is handled as one batch(): its replies go out in one send() (one FFI call for all of
-    // them on the batched transport). A batch delivered while another is handled joins it.
+    // A received batch is handled REPLY_CHUNK datagrams at a time, each chunk as one batch(): its replies go
+    // out in one send() (one FFI call on the batched transport). A batch delivered while another is handled
+    // joins it.
     transport.listen((batch) => {
-      this.batch(() => {
-        for (const datagram of batch) {
-          // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
-          try {
-            this.#receive(datagram);
-          } catch (error) {
-            onError(error);
+      // One clock reading for the batch: its datagrams came in one receive call.
+      const at = this.#clock.now();
+      for (let start = 0; start < batch.length; start += REPLY_CHUNK) {
+        this.batch(() => {
+          for (let i = start; i < Math.min(batch.length, start + REPLY_CHUNK); i++) {
+            // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
+            try {
+              this.#receive(batch[i], at);
+            } catch (error) {
+              onError(error);
+            }
           }
-        }
-      });
+        });
+      }
     }, (address, reason) => this.#unreachable(address, reason));
   }
 
@@ -475,10 +480,9 @@ export class Endpoint {
     this.#onTrace(event);
   }
 
-  #receive({ data, address }: Datagram): void {
+  #receive({ data, address }: Datagram, at: number): void {
     if (this.#closed) return;
     const core = this.#core;
-    const at = this.#clock.now();
     const action = core.receive(data, address, at);
     const message = core.parsed ? core.message(data) : undefined;
     this.#traceIn(at, address, data, message, action === layout.ACTION_DUPLICATE);
@@ -558,6 +562,13 @@ class PeerEntry implements Peer {
     return this.#key ??= addressKey(this.address);
   }
 }
+
+/**
+ * Received datagrams whose replies leave together. Not the whole batch: the first replies then leave while
+ * the rest is handled, so a client in a closed loop works on them meanwhile. loadgen, 32 in flight, one
+ * client port, 2-core VM: 170–184k req/s with one send per batch, 191–205k with 8, 196–215k with 4.
+ */
+const REPLY_CHUNK = 8;
 
 function emptyMessage(type: Type, messageId: number): Message {
   return { type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY };

@@ -333,7 +333,7 @@ export class CoapServer {
     // A peer (or all of them) with this many requests still in progress gets 5.03 before anything runs.
     const retryAfter = this.#separate.busy(inbound.peer);
     if (retryAfter > 0) return this.#busy(inbound, retryAfter);
-    const rendered = this.#renderBlock(request, resource, inbound.peer);
+    const rendered = this.#renderBlock(request, resource, inbound.peer, started);
     if (rendered instanceof Promise) {
       this.#separate.wait(
         inbound,
@@ -356,13 +356,18 @@ export class CoapServer {
     request: CoapRequest,
     resource: Resource | undefined,
     peer?: Peer,
+    arrivedAt?: number,
   ): Outgoing | Promise<Outgoing> {
     const rendered = this.#render(request, resource);
-    const cut = (response: Outgoing) =>
+    const cut = (response: Outgoing, now: number) =>
       peer === undefined
         ? this.#blockwise.slice(request, response)
-        : this.#renderings.first(peer, request, response, this.endpoint.clock.now());
-    return rendered instanceof Promise ? rendered.then(cut) : cut(rendered);
+        : this.#renderings.first(peer, request, response, now);
+    // A synchronous answer comes within the turn the request arrived in: its arrival time is the time now.
+    if (rendered instanceof Promise) {
+      return rendered.then((response) => cut(response, this.endpoint.clock.now()));
+    }
+    return cut(rendered, arrivedAt ?? this.endpoint.clock.now());
   }
 
   /** A GET's response, after the Observe option has registered or deregistered its client. */

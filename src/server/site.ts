@@ -37,7 +37,7 @@ export class Site {
 
   /** The resource at these Uri-Path segments. */
   find(segments: string[]): Resource | undefined {
-    return this.#resources.get(segments.join("/"));
+    return this.#resources.get(segments.length === 1 ? segments[0] : segments.join("/"));
   }
 
   /** Every resource with its path ("/a/b"), in the order added. */

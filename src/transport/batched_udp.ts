@@ -143,6 +143,9 @@ export function batchedUdpTransport(options: BatchedUdpOptions = {}): Transport 
           // while the batch is handled, or soon after it (SPIN_MS_PER_DATAGRAM), are taken without the round
           // trip through a worker thread. At most DRAIN_ROUNDS batches in a row, so the event loop's timers
           // and other sockets still get turns.
+          // A socket that shares its port (serve --workers) sleeps between batches instead: several
+          // spinning workers would take cores from each other and from everything else on the host.
+          const spin = !options.reusePort;
           let drains = 0;
           let spinUntil = 0;
           let reads = 0;
@@ -167,7 +170,10 @@ export function batchedUdpTransport(options: BatchedUdpOptions = {}): Transport 
               }
             });
             if (batch.length === 0) {
-              if (drains > 0 && ++reads % SPIN_CHECK === 0 && performance.now() > spinUntil) drains = 0;
+              // While spinning, the clock is read every SPIN_CHECK empty reads.
+              if (drains > 0 && (!spin || (++reads % SPIN_CHECK === 0 && performance.now() > spinUntil))) {
+                drains = 0;
+              }
               continue;
             }
             reads = 0;
@@ -177,7 +183,7 @@ export function batchedUdpTransport(options: BatchedUdpOptions = {}): Transport 
             } catch (error) {
               onError(error as Error);
             }
-            spinUntil = performance.now() + batch.length * SPIN_MS_PER_DATAGRAM;
+            if (spin) spinUntil = performance.now() + batch.length * SPIN_MS_PER_DATAGRAM;
           }
         } finally {
           // Only now, with no call on another thread still using it, may the descriptor's number be reused.
