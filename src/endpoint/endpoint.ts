@@ -167,8 +167,9 @@ export class Endpoint {
       // One clock reading for the batch: its datagrams came in one receive call.
       const at = this.#clock.now();
       for (let start = 0; start < batch.length; start += REPLY_CHUNK) {
+        const end = Math.min(batch.length, start + REPLY_CHUNK);
         this.batch(() => {
-          for (let i = start; i < Math.min(batch.length, start + REPLY_CHUNK); i++) {
+          for (let i = start; i < end; i++) {
             // One datagram's failure must not end the receive loop, or the endpoint would go deaf.
             try {
               this.#receive(batch[i], at);

@@ -350,24 +350,25 @@ export class CoapServer {
 
   /**
    * The handler's response, cut to the Block2 block the request asks for (or the first, when too large);
-   * with the `peer` of a request, a non-GET response is kept for its continuations.
+   * with the `peer` of a request (and its arrival time), a non-GET response is kept for its continuations.
    */
   #renderBlock(
     request: CoapRequest,
     resource: Resource | undefined,
     peer?: Peer,
-    arrivedAt?: number,
+    arrivedAt = 0,
   ): Outgoing | Promise<Outgoing> {
     const rendered = this.#render(request, resource);
-    const cut = (response: Outgoing, now: number) =>
-      peer === undefined
-        ? this.#blockwise.slice(request, response)
-        : this.#renderings.first(peer, request, response, now);
-    // A synchronous answer comes within the turn the request arrived in: its arrival time is the time now.
-    if (rendered instanceof Promise) {
-      return rendered.then((response) => cut(response, this.endpoint.clock.now()));
+    if (peer === undefined) {
+      return rendered instanceof Promise
+        ? rendered.then((response) => this.#blockwise.slice(request, response))
+        : this.#blockwise.slice(request, rendered);
     }
-    return cut(rendered, arrivedAt ?? this.endpoint.clock.now());
+    // A synchronous answer comes within the turn the request arrived in: its arrival time is the time now.
+    if (!(rendered instanceof Promise)) return this.#renderings.first(peer, request, rendered, arrivedAt);
+    return rendered.then((response) =>
+      this.#renderings.first(peer, request, response, this.endpoint.clock.now())
+    );
   }
 
   /** A GET's response, after the Observe option has registered or deregistered its client. */
